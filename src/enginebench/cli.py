@@ -1,0 +1,170 @@
+"""The `enginebench` command line: run, show, list, models."""
+
+import argparse
+import sys
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from enginebench.engines.registry import (
+    ENGINES,
+    check_precisions,
+    engine_class,
+    parse_engines,
+    select_precisions,
+)
+from enginebench.errors import UserError
+from enginebench.measure.suite import CellSpec, Suite
+from enginebench.measure.workload import Workload
+from enginebench.models.checkpoint import preset_dir, resolve_model
+from enginebench.models.presets import PRESETS, preset_params
+from enginebench.report.table import FORMATS, render
+from enginebench.results.store import load_run
+
+DEFAULT_OUT = Path("data/results")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="enginebench", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="benchmark engines on one model and workload")
+    run.add_argument("--engines", help=f"comma list of {', '.join(ENGINES)} "
+                     "(default: every installed engine)")
+    run.add_argument("--precisions", help="engine-native names (int8_dynamic, ...) or classes "
+                     "(fp32, fp16, bf16, int8, int4); default: all the engine supports")
+    run.add_argument("--model", default="small", help="preset name or checkpoint directory")
+    run.add_argument("--device", default="cpu", help="cpu or cuda")
+    run.add_argument("--prompt-tokens", type=int, default=128)
+    run.add_argument("--new-tokens", type=int, default=128)
+    run.add_argument("--warmups", type=int, default=1)
+    run.add_argument("--reps", type=int, default=5)
+    run.add_argument("--rounds", type=int, default=1,
+                     help="run every cell this many times, interleaved, in fresh processes")
+    run.add_argument("--threads", type=int,
+                     default=psutil.cpu_count(logical=False) or 1)
+    run.add_argument("--timeout", type=float, default=600.0, help="seconds per cell process")
+    run.add_argument("--machine", help="stable machine label (default: from the hardware)")
+    run.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                     help="results root; the run goes to OUT/<machine>/<run_id>.json")
+    run.add_argument("--format", choices=FORMATS, default="table")
+
+    show = sub.add_parser("show", help="print a saved run")
+    show.add_argument("file", type=Path)
+    show.add_argument("--format", choices=FORMATS, default="table")
+
+    sub.add_parser("list", help="engines, installed or not, with their precisions")
+
+    models = sub.add_parser("models", help="list model presets, or generate them")
+    models.add_argument("--generate", metavar="NAME", nargs="+", choices=list(PRESETS),
+                        help="generate these presets into the cache now")
+    return ap
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    classes = parse_engines(args.engines)
+    check_precisions(classes, args.precisions)
+    specs = [CellSpec(cls, p, args.device) for cls in classes
+             for p in select_precisions(cls, args.precisions)]
+    if not specs:
+        raise UserError(f"no engine among {', '.join(c.name for c in classes)} has precision "
+                        f"{args.precisions!r}; see `enginebench list`")
+    workload = Workload(args.prompt_tokens, args.new_tokens, args.warmups, args.reps,
+                        args.threads, args.rounds)
+    workload.validate()
+    quiet = args.format != "table"
+    err = Console(stderr=True, quiet=quiet)
+    with err.status(f"preparing model {args.model}"):
+        ckpt = resolve_model(args.model)
+    from enginebench.measure.environment import default_machine_label
+
+    suite = Suite(ckpt, specs, workload, args.machine or default_machine_label(), args.out)
+    err.print(f"{len(specs)} cells x {workload.rounds} rounds -> {suite.path}")
+
+    total = len(specs) * workload.rounds
+    with err.status("") as status:
+        done = 0
+
+        def progress(spec: CellSpec, round_no: int, state: str) -> None:
+            nonlocal done
+            if state == "running":
+                status.update(f"[{done + 1}/{total}] round {round_no + 1}: {spec.label}")
+            else:
+                done += 1
+                err.print(Text(f"  {spec.label} (round {round_no + 1}): {state}"))
+
+        run = suite.run(progress)
+    text = render(run, args.format, console)
+    if text is not None:
+        sys.stdout.write(text)
+    err.print(f"saved {suite.path}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, console: Console) -> int:
+    text = render(load_run(args.file), args.format, console)
+    if text is not None:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_list(console: Console) -> int:
+    table = Table(title="engines")
+    for col in ("engine", "installed", "version", "precisions", "devices", "install"):
+        table.add_column(col, overflow="fold")
+    for name in ENGINES:
+        cls = engine_class(name)
+        ok = cls.available()
+        precisions = ", ".join(f"{p} ({c})" if p != c else p for p, c in cls.precisions.items())
+        table.add_row(name, "yes" if ok else "no", cls.version() or "", precisions,
+                      ", ".join(cls.devices), "" if ok else Text(cls.install))
+    console.print(table)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, console: Console) -> int:
+    for name in args.generate or []:
+        with console.status(f"generating {name}"):
+            ckpt = resolve_model(name)
+        console.print(f"{name}: {ckpt.path} ({ckpt.params / 1e6:.1f}M params)")
+    if args.generate:
+        return 0
+    table = Table(title="model presets (random weights, generated on first use)")
+    for col in ("name", "params", "layers", "hidden", "heads/kv", "vocab", "dtype", "cached",
+                "description"):
+        table.add_column(col, no_wrap=col != "description")
+    for p in PRESETS.values():
+        params = preset_params(p)
+        size = f"{params / 1e9:.2f}B" if params >= 1e9 else f"{params / 1e6:.1f}M"
+        table.add_row(p.name, size, str(p.num_layers),
+                      str(p.hidden_size), f"{p.num_heads}/{p.num_kv_heads}",
+                      str(p.vocab_size), p.dtype,
+                      "yes" if (preset_dir(p) / "config.json").is_file() else "no",
+                      p.description)
+    console.print(table)
+    console.print("Any local Llama/Mistral Hugging Face checkpoint directory also works: "
+                  "--model PATH")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # piped output is not cut to 80 columns
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    try:
+        if args.command == "run":
+            return cmd_run(args, console)
+        if args.command == "show":
+            return cmd_show(args, console)
+        if args.command == "list":
+            return cmd_list(console)
+        return cmd_models(args, console)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)  # one line, never wrapped
+        return 2
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted; finished cells are saved")
+        return 130

@@ -1,0 +1,104 @@
+"""The interface every engine adapter implements; imports nothing heavy.
+
+An adapter declares its capabilities as data (precisions, devices), converts a checkpoint
+to its own artifact, loads it, and runs the workload returning the generated ids with a
+timestamp per token. The harness, never the adapter, turns timestamps into metrics.
+"""
+
+import importlib.metadata
+import importlib.util
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from enginebench.models.checkpoint import Checkpoint
+
+PrecisionClass = Literal["fp32", "fp16", "bf16", "int8", "int4"]
+PRECISION_CLASSES: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8", "int4")
+
+
+class Unsupported(Exception):
+    """The engine cannot run this precision/device here; the message says why."""
+
+
+@dataclass
+class Generation:
+    """Generated token ids and the `time.perf_counter()` at which each became available."""
+
+    ids: list[int]
+    times: list[float]
+
+
+@dataclass
+class LoadedModel:
+    """What `Engine.load` returns: the model handle plus facts about how it was loaded."""
+
+    handle: object
+    notes: list[str] = field(default_factory=list)
+
+
+class Engine(ABC):
+    """One inference engine. Subclasses fill the class attributes and the methods."""
+
+    name: ClassVar[str]
+    # importable modules that must exist for the engine to be usable
+    modules: ClassVar[tuple[str, ...]]
+    # distributions whose versions identify the engine build (first is the engine itself)
+    packages: ClassVar[tuple[str, ...]]
+    install: ClassVar[str]
+    # engine-native precision name -> precision class
+    precisions: ClassVar[dict[str, PrecisionClass]]
+    devices: ClassVar[tuple[str, ...]] = ("cpu",)
+    # True when `prepare` converts the checkpoint into an artifact of its own
+    converts: ClassVar[bool] = False
+    converter_version: ClassVar[str] = "1"
+
+    @classmethod
+    def available(cls) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in cls.modules)
+
+    @classmethod
+    def version(cls) -> str | None:
+        try:
+            return importlib.metadata.version(cls.packages[0])
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    @classmethod
+    def package_versions(cls) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for pkg in cls.packages:
+            try:
+                out[pkg] = importlib.metadata.version(pkg)
+            except importlib.metadata.PackageNotFoundError:
+                out[pkg] = None
+        return out
+
+    def build_info(self) -> dict:
+        """How the engine was built (backends, CPU features); called in the cell process."""
+        return {}
+
+    def prepare(self, ckpt: Checkpoint, precision: str, out_dir: Path) -> None:
+        """Convert `ckpt` into this engine's artifact at `precision`, written into `out_dir`."""
+        raise NotImplementedError(f"{self.name} does not convert checkpoints")
+
+    @abstractmethod
+    def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
+             threads: int) -> LoadedModel:
+        """Load the artifact (the checkpoint itself when `converts` is False)."""
+
+    @abstractmethod
+    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
+                 ) -> Generation:
+        """Feed `prompt_ids`, then generate exactly `new_tokens` greedily, EOS ignored."""
+
+    @abstractmethod
+    def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
+        """Teacher-forced next-token logits for every position of `ids`: [len(ids), vocab]."""
+
+    def peak_device_mb(self, model: LoadedModel) -> float | None:
+        """Peak accelerator memory of the cell, where the engine can tell."""
+        return None

@@ -1,0 +1,122 @@
+"""PyTorch through transformers' LlamaForCausalLM, with torchao weight quantization."""
+
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass, Unsupported
+from enginebench.models.checkpoint import Checkpoint
+
+# native precision -> (compute dtype, torchao config name or None)
+_RECIPES = {
+    "fp32": ("float32", None),
+    "fp16": ("float16", None),
+    "bf16": ("bfloat16", None),
+    "int8": ("float32", "int8_weight_only"),
+    "int8_dynamic": ("float32", "int8_dynamic"),
+    "int4": ("float32", "int4_weight_only"),
+}
+_NOTES = {
+    "int8": "torchao Int8WeightOnlyConfig (per-row int8 weights, fp32 activations)",
+    "int8_dynamic": "torchao Int8DynamicActivationInt8WeightConfig (int8 weights and "
+                    "per-token dynamic int8 activations)",
+    "int4": "torchao IntxWeightOnlyConfig(int4, group 32): 4-bit values stored unpacked "
+            "in int8 on CPU (no packed int4 CPU kernel in torchao without mslk)",
+}
+
+
+def _torchao_config(kind: str, device: str) -> object:
+    import torch
+    import torchao.quantization as q
+    from torchao.quantization.granularity import PerGroup
+
+    if kind == "int8_weight_only":
+        return q.Int8WeightOnlyConfig()
+    if kind == "int8_dynamic":
+        return q.Int8DynamicActivationInt8WeightConfig()
+    if device == "cuda":
+        return q.Int4WeightOnlyConfig(group_size=32)
+    return q.IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(32))
+
+
+class TorchEngine(Engine):
+    name = "torch"
+    modules = ("torch", "transformers", "torchao")
+    packages = ("torch", "transformers", "torchao")
+    install = "pip install 'enginebench[torch]'"
+    precisions: ClassVar[dict[str, PrecisionClass]] = {
+        "fp32": "fp32", "fp16": "fp16", "bf16": "bf16",
+        "int8": "int8", "int8_dynamic": "int8", "int4": "int4",
+    }
+    devices = ("cpu", "cuda")
+
+    def build_info(self) -> dict:
+        import torch
+
+        return {
+            "packages": self.package_versions(),
+            "cuda": torch.version.cuda,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "mkldnn": torch.backends.mkldnn.is_available(),
+            "openmp": torch.backends.openmp.is_available(),
+            "threads": torch.get_num_threads(),
+        }
+
+    def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
+             threads: int) -> LoadedModel:
+        import torch
+        from transformers import LlamaForCausalLM, MistralForCausalLM
+
+        if device == "cuda" and not torch.cuda.is_available():
+            raise Unsupported("device cuda requested but torch sees no CUDA GPU")
+        torch.set_num_threads(threads)
+        dtype_name, quant = _RECIPES[precision]
+        dtype = getattr(torch, dtype_name)
+        cls = MistralForCausalLM if ckpt.config.get("model_type") == "mistral" else \
+            LlamaForCausalLM
+        model = cls.from_pretrained(artifact, dtype=dtype).to(device).eval()
+        if quant:
+            from torchao.quantization import quantize_
+
+            quantize_(model, _torchao_config(quant, device))
+        notes = [_NOTES[precision]] if precision in _NOTES else []
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        return LoadedModel(model, notes)
+
+    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
+                 ) -> Generation:
+        import torch
+
+        net = model.handle
+        device = net.device
+        ids: list[int] = []
+        times: list[float] = []
+        with torch.inference_mode():
+            inputs = torch.tensor([prompt_ids], device=device)
+            out = net(input_ids=inputs, use_cache=True, logits_to_keep=1)
+            for step in range(new_tokens):
+                token = out.logits[0, -1].argmax()
+                ids.append(int(token))  # int() waits for the device: the token exists now
+                times.append(time.perf_counter())
+                if step + 1 < new_tokens:
+                    out = net(input_ids=token.view(1, 1), past_key_values=out.past_key_values,
+                              use_cache=True, logits_to_keep=1)
+        return Generation(ids, times)
+
+    def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
+        import torch
+
+        net = model.handle
+        with torch.inference_mode():
+            out = net(input_ids=torch.tensor([ids], device=net.device), use_cache=False)
+        return out.logits[0].float().cpu().numpy()
+
+    def peak_device_mb(self, model: LoadedModel) -> float | None:
+        import torch
+
+        if model.handle.device.type != "cuda":
+            return None
+        return torch.cuda.max_memory_allocated() / 2**20

@@ -1,0 +1,1 @@
+"""The harness: workload, isolated cells, metrics and environment capture."""

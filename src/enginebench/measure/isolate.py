@@ -1,0 +1,91 @@
+"""Run a job in a fresh child process with a timeout, and measure its peak memory.
+
+`os.wait4` gives the resource usage of exactly that child, so its peak resident memory is
+known even when it crashes. A segfault, a kill by the OOM killer, a hang past the timeout
+or a Python error all come back as a status with a message; nothing escapes to the suite.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+POLL_S = 0.02
+STDERR_TAIL = 1500
+
+
+@dataclass
+class ChildOutcome:
+    result: dict
+    peak_rss_mb: float | None
+    wall_s: float
+
+
+def child_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                "RAYON_NUM_THREADS"):
+        env[var] = str(threads)
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _describe_exit(code: int, stderr: str) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name
+        why = " (out of memory?)" if name == "SIGKILL" else ""
+        text = f"process killed by {name}{why}"
+    else:
+        text = f"process exited with code {code} without a result"
+    tail = stderr.strip()[-STDERR_TAIL:]
+    return f"{text}; stderr: {tail}" if tail else text
+
+
+def run_isolated(job: dict, timeout_s: float, threads: int) -> ChildOutcome:
+    """Run `job` through `python -m enginebench.measure.cell` and collect its outcome."""
+    with tempfile.TemporaryDirectory(prefix="enginebench-cell-") as tmp:
+        job_file, result_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        stderr_file = Path(tmp) / "stderr.txt"
+        job_file.write_text(json.dumps(job))
+        start = time.perf_counter()
+        with open(stderr_file, "w") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "enginebench.measure.cell", str(job_file),
+                 str(result_file)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                env=child_env(threads), start_new_session=True,
+            )
+            status, rusage, timed_out = _wait(proc, timeout_s)
+        wall = time.perf_counter() - start
+        peak = rusage.ru_maxrss / 1024 if rusage else None
+        if timed_out:
+            result = {"status": "timeout", "error": f"no result within {timeout_s:g} s; killed"}
+        elif result_file.is_file():
+            result = json.loads(result_file.read_text())
+        else:
+            code = os.waitstatus_to_exitcode(status)
+            result = {"status": "failed",
+                      "error": _describe_exit(code, stderr_file.read_text(errors="replace"))}
+        return ChildOutcome(result, peak, wall)
+
+
+def _wait(proc: subprocess.Popen, timeout_s: float
+          ) -> tuple[int, "os.struct_rusage | None", bool]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return status, rusage, False
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, status, rusage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return status, rusage, True
+        time.sleep(POLL_S)

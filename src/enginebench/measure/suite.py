@@ -1,0 +1,230 @@
+"""Run a suite: every cell in its own process, interleaved over rounds, saved after each.
+
+Cells run A, B, C, A, B, C, ... for `rounds` rounds so a slow spell of a noisy machine
+falls on all engines alike. The run file is rewritten atomically after every cell, so an
+interrupted run keeps everything that finished.
+"""
+
+import os
+import secrets
+import shlex
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from enginebench.engines.base import Engine
+from enginebench.measure import artifacts
+from enginebench.measure.environment import environment, machine
+from enginebench.measure.isolate import run_isolated
+from enginebench.measure.metrics import Trace, cell_metrics
+from enginebench.measure.workload import Workload, prompt_ids
+from enginebench.models.checkpoint import Checkpoint
+from enginebench.results.schema import SCHEMA_VERSION, Cell, Metrics, Run
+from enginebench.results.store import save_run
+
+STATUS_RANK = {"ok": 0, "unsupported": 1, "timeout": 2, "failed": 3}
+
+
+@dataclass
+class CellSpec:
+    engine: type[Engine]
+    precision: str
+    device: str = "cpu"
+
+    @property
+    def label(self) -> str:
+        return f"{self.engine.name} {self.precision} {self.device}"
+
+
+@dataclass
+class _CellState:
+    """What the rounds of one cell have gathered so far."""
+
+    spec: CellSpec
+    traces: list[Trace] = field(default_factory=list)
+    rounds: list[int] = field(default_factory=list)
+    status: str = "ok"
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    build: dict = field(default_factory=dict)
+    peak_rss_mb: list[float] = field(default_factory=list)
+    peak_device_mb: list[float] = field(default_factory=list)
+    load_s: list[float] = field(default_factory=list)
+    convert_s: float | None = None
+    artifact_bytes: int | None = None
+    rounds_done: int = 0
+    attempted: bool = False
+
+    def fail(self, status: str, error: str | None, round_no: int) -> None:
+        if STATUS_RANK[status] >= STATUS_RANK[self.status]:
+            self.status = status
+            self.error = f"round {round_no + 1}: {error}" if round_no else error
+
+
+Progress = Callable[[CellSpec, int, str], None]
+
+
+class Suite:
+    """One run: a checkpoint, a workload, the cells, and where the document is saved."""
+
+    def __init__(self, ckpt: Checkpoint, specs: list[CellSpec], workload: Workload,
+                 machine_label: str, out_root: Path, timeout_s: float = 600.0,
+                 command: str | None = None) -> None:
+        workload.validate()
+        self.ckpt, self.specs, self.workload = ckpt, specs, workload
+        self.timeout_s = timeout_s
+        self.prompt = prompt_ids(ckpt, workload.prompt_tokens)
+        created = datetime.now(UTC)
+        run_id = f"{created:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+        self.path = out_root / machine_label / f"{run_id}.json"
+        self.header = {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": run_id,
+            "created_at": created,
+            "command": command or shlex.join(["enginebench", *sys.argv[1:]]),
+            "machine": machine(machine_label),
+            "environment": environment(),
+            "model": ckpt.describe(),
+            "workload": {**workload.to_dict(), "prompt_ids": self.prompt},
+        }
+        self.states = [_CellState(s) for s in specs]
+
+    def run(self, progress: Progress | None = None) -> Run:
+        """Run every cell for every round; returns the saved run document."""
+        doc = self.save()
+        for round_no in range(self.workload.rounds):
+            for state in self.states:
+                if state.status != "ok":
+                    continue  # a cell that failed or is unsupported is not retried
+                if progress:
+                    progress(state.spec, round_no, "running")
+                self._run_cell(state, round_no)
+                doc = self.save()
+                if progress:
+                    progress(state.spec, round_no, state.status)
+        return doc
+
+    def save(self) -> Run:
+        done = [s for s in self.states if s.attempted]
+        engines = {s.spec.engine.name: {"version": s.spec.engine.version(), "build": s.build}
+                   for s in done if s.build}
+        env = {**self.header["environment"], "engines": engines}
+        run = Run.model_validate({**self.header, "environment": env,
+                                  "cells": [self._cell(s) for s in done]})
+        save_run(run, self.path)
+        return run
+
+    def _job(self, state: _CellState, phase: str, artifact: Path) -> dict:
+        spec = state.spec
+        return {
+            "phase": phase,
+            "adapter": f"{spec.engine.__module__}:{spec.engine.__qualname__}",
+            "checkpoint": str(self.ckpt.path),
+            "model": self.ckpt.name,
+            "precision": spec.precision,
+            "device": spec.device,
+            "threads": self.workload.threads,
+            "artifact": str(artifact),
+            "prompt_ids": self.prompt,
+            "new_tokens": self.workload.new_tokens,
+            "warmups": self.workload.warmups,
+            "reps": self.workload.reps,
+        }
+
+    def _artifact(self, state: _CellState, round_no: int) -> Path | None:
+        """The cell's artifact, converted in a child process of its own when not cached."""
+        engine = state.spec.engine
+        if not engine.converts:
+            state.convert_s = 0.0
+            state.artifact_bytes = artifacts.checkpoint_bytes(self.ckpt)
+            return self.ckpt.path
+        final = artifacts.artifact_dir(self.ckpt, engine, state.spec.precision)
+        state.convert_s = artifacts.cached_convert_s(final)
+        if state.convert_s is None:
+            tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+            out = run_isolated(self._job(state, "prepare", tmp), self.timeout_s,
+                               self.workload.threads)
+            if out.result["status"] != "ok":
+                state.fail(out.result["status"], out.result.get("error"), round_no)
+                return None
+            artifacts.commit(tmp, final, out.result["convert_s"])
+            state.convert_s = out.result["convert_s"]
+        state.artifact_bytes = artifacts.size_bytes(final)
+        return final
+
+    def _run_cell(self, state: _CellState, round_no: int) -> None:
+        spec = state.spec
+        state.attempted = True
+        if spec.device not in spec.engine.devices:
+            state.fail("unsupported", f"{spec.engine.name} does not run on {spec.device}; "
+                       f"devices: {', '.join(spec.engine.devices)}", round_no)
+            return
+        artifact = self._artifact(state, round_no)
+        if artifact is None:
+            return
+        out = run_isolated(self._job(state, "measure", artifact), self.timeout_s,
+                           self.workload.threads)
+        if out.peak_rss_mb is not None:
+            state.peak_rss_mb.append(out.peak_rss_mb)
+        res = out.result
+        if res["status"] != "ok":
+            state.fail(res["status"], res.get("error"), round_no)
+            return
+        problem = self._check_traces(res["traces"])
+        if problem:
+            state.fail("failed", problem, round_no)
+            return
+        state.traces += [Trace(t["start"], t["times"], t["ids"]) for t in res["traces"]]
+        state.rounds += [round_no] * len(res["traces"])
+        state.load_s.append(res["load_s"])
+        state.notes, state.build = res.get("notes", []), res.get("build", {})
+        if res.get("peak_device_mb") is not None:
+            state.peak_device_mb.append(res["peak_device_mb"])
+        state.rounds_done += 1
+
+    def _check_traces(self, traces: list[dict]) -> str | None:
+        """The harness's checks on what the engine returned: count, ids, timestamps."""
+        n, vocab = self.workload.new_tokens, self.ckpt.vocab_size
+        for k, t in enumerate(traces):
+            if len(t["ids"]) != n or len(t["times"]) != n:
+                return (f"repetition {k + 1} returned {len(t['ids'])} ids and "
+                        f"{len(t['times'])} timestamps; expected exactly {n}")
+            if any(not 0 <= i < vocab for i in t["ids"]):
+                return f"repetition {k + 1} returned a token id outside [0, {vocab})"
+            if t["times"][0] < t["start"] or any(b < a for a, b in
+                                                  zip(t["times"], t["times"][1:], strict=False)):
+                return f"repetition {k + 1} returned timestamps that go backwards"
+        return None
+
+    def _cell(self, state: _CellState) -> Cell:
+        spec = state.spec
+        timing = (cell_metrics(state.traces, state.rounds, self.workload.prompt_tokens)
+                  if state.traces else {})
+        metrics = Metrics(
+            **timing,
+            peak_rss_mb=max(state.peak_rss_mb, default=None),
+            peak_device_mb=max(state.peak_device_mb, default=None),
+            load_s=statistics.median(state.load_s) if state.load_s else None,
+            convert_s=state.convert_s,
+            artifact_bytes=state.artifact_bytes,
+        )
+        first = state.traces[0].ids if state.traces else None
+        return Cell(
+            engine=spec.engine.name,
+            engine_version=spec.engine.version(),
+            precision=spec.precision,
+            precision_class=spec.engine.precisions[spec.precision],
+            device=spec.device,
+            status=state.status,
+            error=state.error,
+            notes=state.notes,
+            tokens_generated=len(first) if first else None,
+            output_ids=first,
+            outputs_consistent=all(t.ids == first for t in state.traces) if first else None,
+            rounds=state.rounds_done,
+            build=state.build,
+            metrics=metrics,
+        )

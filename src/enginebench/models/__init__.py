@@ -1,0 +1,1 @@
+"""Model specs, locally generated presets and local checkpoint directories."""

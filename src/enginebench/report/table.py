@@ -1,0 +1,121 @@
+"""A run as a table: rich for the terminal, or markdown, CSV or JSON text."""
+
+import csv
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from enginebench.results.schema import Cell, Run, Stat
+
+FORMATS = ("table", "md", "csv", "json")
+COLUMNS = ("engine", "precision", "device", "prefill tok/s", "decode tok/s ± sd",
+           "decode CV %", "TTFT ms", "peak RSS MB", "status")
+
+
+def _num(x: float | None, digits: int = 1) -> str:
+    return "" if x is None else f"{x:,.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.1f}"
+
+
+def _status(cell: Cell, notes: list[str]) -> str:
+    """Short status for the table; the error text goes to a numbered footnote."""
+    if cell.status == "ok":
+        return "ok" if cell.outputs_consistent is not False else "ok (reps differ)"
+    if not cell.error:
+        return cell.status
+    notes.append(f"[{len(notes) + 1}] {cell.engine} {cell.precision}: {cell.error}")
+    return f"{cell.status} [{len(notes)}]"
+
+
+def _cv_text(s: Stat | None) -> str:
+    if s is None:
+        return ""
+    text = _pct(s.cv)
+    return f"{text} (rounds {_pct(s.round_cv)})" if s.round_cv is not None else text
+
+
+def rows(run: Run, notes: list[str]) -> list[list[str]]:
+    """One row per cell; error messages are appended to `notes` as footnotes."""
+    out = []
+    for c in run.cells:
+        m = c.metrics
+        dec = m.decode_tps
+        out.append([
+            c.engine, c.precision, c.device,
+            _num(m.prefill_tps.median if m.prefill_tps else None),
+            f"{dec.median:,.1f} ± {dec.sd:,.1f}" if dec else "",
+            _cv_text(dec),
+            _num(m.ttft_ms.median if m.ttft_ms else None),
+            _num(m.peak_rss_mb, 0),
+            _status(c, notes),
+        ])
+    return out
+
+
+def _title(run: Run) -> str:
+    w = run.workload
+    return (f"{run.model.get('name')} ({run.model.get('params', 0) / 1e6:.1f}M params) on "
+            f"{run.machine.label}: pp{w.prompt_tokens} tg{w.new_tokens}, {w.threads} threads, "
+            f"{w.reps} reps x {w.rounds} rounds, {run.created_at:%Y-%m-%d %H:%M} UTC")
+
+
+def _csv(run: Run) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    stats = ("prefill_tps", "decode_tps", "ttft_ms", "e2e_ms")
+    writer.writerow(["run_id", "machine", "model", "engine", "engine_version", "precision",
+                     "precision_class", "device", "status", "error", "threads",
+                     *[f"{s}_{k}" for s in stats for k in ("median", "mean", "sd", "cv")],
+                     "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "peak_rss_mb", "load_s",
+                     "convert_s", "artifact_bytes"])
+    for c in run.cells:
+        m = c.metrics
+        values = []
+        for s in stats:
+            st: Stat | None = getattr(m, s)
+            values += [st.median, st.mean, st.sd, st.cv] if st else ["", "", "", ""]
+        itl = [m.itl_ms.p50, m.itl_ms.p90, m.itl_ms.p99] if m.itl_ms else ["", "", ""]
+        writer.writerow([run.run_id, run.machine.label, run.model.get("name"), c.engine,
+                         c.engine_version, c.precision, c.precision_class, c.device, c.status,
+                         c.error or "", run.workload.threads, *values, *itl, m.peak_rss_mb,
+                         m.load_s, m.convert_s, m.artifact_bytes])
+    return buf.getvalue()
+
+
+def _md(run: Run) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |"
+
+    notes: list[str] = []
+    out = [f"**{_title(run)}**", "", line(list(COLUMNS)), line(["---"] * len(COLUMNS))]
+    out += [line(r) for r in rows(run, notes)]
+    if notes:
+        out += [""] + [n.replace("\n", " ") + "  " for n in notes]
+    return "\n".join(out) + "\n"
+
+
+def render(run: Run, fmt: str, console: Console | None = None) -> str | None:
+    """Text of the run in `fmt`; for "table", prints it to `console` and returns None."""
+    if fmt == "json":
+        return run.model_dump_json(indent=1) + "\n"
+    if fmt == "csv":
+        return _csv(run)
+    if fmt == "md":
+        return _md(run)
+    table = Table(title=_title(run), title_justify="left")
+    for col in COLUMNS:
+        table.add_column(col, justify="right" if "/s" in col or "MB" in col or "ms" in col
+                         or "%" in col else "left", overflow="fold")
+    notes: list[str] = []
+    for r in rows(run, notes):
+        table.add_row(*(Text(x) for x in r))  # Text: error messages are not markup
+    console = console or Console()
+    console.print(table)
+    for note in notes:
+        console.print(Text(note))
+    return None

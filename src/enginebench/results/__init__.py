@@ -1,0 +1,1 @@
+"""The results document: its schema and its store on disk."""

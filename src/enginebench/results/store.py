@@ -1,0 +1,67 @@
+"""Run documents on disk: atomic writes, validated reads with one-line errors."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from enginebench.errors import UserError
+from enginebench.results.schema import SCHEMA_VERSION, Run
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temp file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_path(root: Path, run: Run) -> Path:
+    return root / run.machine.label / f"{run.run_id}.json"
+
+
+def save_run(run: Run, path: Path) -> Path:
+    """Validate `run` and write it atomically to `path`."""
+    Run.model_validate(run.model_dump())
+    write_atomic(path, run.model_dump_json(indent=1))
+    return path
+
+
+def _field_error(path: Path, err: ValidationError) -> UserError:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(document)"
+    return UserError(f"{path}: field {where}: {first['msg']}")
+
+
+def load_run(path: Path) -> Run:
+    """Read and validate a run document; any problem is one line naming file and field."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise UserError(f"{path}: no such results file") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: field (document): expected a JSON object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise UserError(f"{path}: field schema_version: {version!r} is not supported "
+                        f"(this enginebench reads version {SCHEMA_VERSION})")
+    try:
+        return Run.model_validate(data)
+    except ValidationError as e:
+        raise _field_error(path, e) from e
+
+
+def list_runs(root: Path) -> list[Path]:
+    return sorted(root.glob("*/*.json"))

@@ -1,0 +1,97 @@
+"""Fake engines for the harness tests: known timestamps, crashes, hangs and errors.
+
+They are imported by the cell child processes, so the tests put this folder on PYTHONPATH.
+"""
+
+import ctypes
+import os
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass, Unsupported
+from enginebench.models.checkpoint import Checkpoint
+
+
+class FakeEngine(Engine):
+    """Returns ids 0..N-1 stamped 10 ms apart after a 50 ms 'prefill', without waiting."""
+
+    name = "fake"
+    modules = ("numpy",)
+    packages = ("numpy",)
+    install = "nothing to install"
+    precisions: ClassVar[dict[str, PrecisionClass]] = {"fp32": "fp32", "int8": "int8"}
+
+    def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
+             threads: int) -> LoadedModel:
+        return LoadedModel(handle=ckpt.vocab_size, notes=[f"artifact={artifact}"])
+
+    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
+                 ) -> Generation:
+        start = time.perf_counter()
+        times = [start + 0.050 + 0.010 * k for k in range(new_tokens)]
+        return Generation(list(range(new_tokens)), times)
+
+    def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
+        return np.zeros((len(ids), model.handle), np.float32)
+
+
+class SegfaultEngine(FakeEngine):
+    name = "segfault"
+
+    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
+                 ) -> Generation:
+        ctypes.string_at(0)  # reads address 0: SIGSEGV
+        raise AssertionError("unreachable")
+
+
+class HangEngine(FakeEngine):
+    name = "hang"
+
+    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
+                 ) -> Generation:
+        time.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+class RaiseEngine(FakeEngine):
+    name = "raise"
+
+    def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
+             threads: int) -> LoadedModel:
+        raise RuntimeError("weights are not in the expected layout")
+
+
+class UnsupportedEngine(FakeEngine):
+    name = "nobf16"
+
+    def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
+             threads: int) -> LoadedModel:
+        raise Unsupported(f"{precision} is not supported on this CPU")
+
+
+class ShortEngine(FakeEngine):
+    """Returns one token fewer than asked: the harness must reject it."""
+
+    name = "short"
+
+    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
+                 ) -> Generation:
+        gen = super().generate(model, prompt_ids, new_tokens)
+        return Generation(gen.ids[:-1], gen.times[:-1])
+
+
+class ConvertingEngine(FakeEngine):
+    """Writes an artifact of its own, counting conversions in a file beside the cache."""
+
+    name = "converting"
+    converts = True
+
+    def prepare(self, ckpt: Checkpoint, precision: str, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True)
+        (out_dir / "weights.bin").write_bytes(b"x" * 1000)
+        counter = out_dir.parent / "conversions.txt"
+        with open(counter, "a") as f:
+            f.write(f"{os.getpid()}\n")

@@ -1,0 +1,99 @@
+"""Cells that crash, hang, raise or misreport become statuses; the others are kept."""
+
+import json
+from pathlib import Path
+
+import fake_engines as fe
+
+from enginebench.measure.suite import CellSpec, Suite
+from enginebench.measure.workload import Workload
+from enginebench.models.checkpoint import Checkpoint
+from enginebench.results.store import load_run
+
+WORKLOAD = Workload(prompt_tokens=16, new_tokens=8, warmups=1, reps=3, threads=1)
+
+
+def test_crash_hang_and_error_leave_other_results(tiny: Checkpoint, tmp_path: Path) -> None:
+    specs = [
+        CellSpec(fe.FakeEngine, "fp32"),
+        CellSpec(fe.SegfaultEngine, "fp32"),
+        CellSpec(fe.HangEngine, "fp32"),
+        CellSpec(fe.RaiseEngine, "fp32"),
+        CellSpec(fe.UnsupportedEngine, "int8"),
+        CellSpec(fe.ShortEngine, "fp32"),
+        CellSpec(fe.FakeEngine, "fp32", device="cuda"),
+        CellSpec(fe.FakeEngine, "int8"),
+    ]
+    suite = Suite(tiny, specs, WORKLOAD, "test-machine", tmp_path, timeout_s=8)
+    suite.run()
+    run = load_run(suite.path)  # the file on disk, validated
+    by = {(c.engine, c.precision, c.device): c for c in run.cells}
+    assert len(run.cells) == len(specs)
+
+    for key in [("fake", "fp32", "cpu"), ("fake", "int8", "cpu")]:
+        ok = by[key]
+        assert ok.status == "ok", ok.error
+        assert ok.tokens_generated == 8
+        assert ok.output_ids == list(range(8))
+        assert ok.outputs_consistent is True
+        assert len(ok.metrics.decode_tps.samples) == 3
+        assert ok.metrics.decode_tps.median > 0
+        assert ok.metrics.peak_rss_mb > 1
+
+    seg = by[("segfault", "fp32", "cpu")]
+    assert seg.status == "failed" and "SIGSEGV" in seg.error
+    assert seg.metrics.peak_rss_mb > 1  # measured even though the process died
+    hang = by[("hang", "fp32", "cpu")]
+    assert hang.status == "timeout" and "8 s" in hang.error
+    err = by[("raise", "fp32", "cpu")]
+    assert err.status == "failed"
+    assert err.error == "RuntimeError: weights are not in the expected layout"
+    uns = by[("nobf16", "int8", "cpu")]
+    assert uns.status == "unsupported" and "int8 is not supported" in uns.error
+    short = by[("short", "fp32", "cpu")]
+    assert short.status == "failed" and "expected exactly 8" in short.error
+    cuda = by[("fake", "fp32", "cuda")]
+    assert cuda.status == "unsupported" and "does not run on cuda" in cuda.error
+
+
+def test_rounds_interleave_and_report_between_round_spread(tiny: Checkpoint,
+                                                           tmp_path: Path) -> None:
+    workload = Workload(prompt_tokens=16, new_tokens=8, warmups=0, reps=2, threads=1,
+                        rounds=3)
+    specs = [CellSpec(fe.FakeEngine, "fp32"), CellSpec(fe.RaiseEngine, "fp32")]
+    order: list[tuple[str, int]] = []
+    suite = Suite(tiny, specs, workload, "test-machine", tmp_path)
+    suite.run(lambda spec, r, state: order.append((spec.engine.name, r))
+              if state == "running" else None)
+    # the failing cell is not retried; the good one runs once per round
+    assert order == [("fake", 0), ("raise", 0), ("fake", 1), ("fake", 2)]
+    cell = load_run(suite.path).cells[0]
+    assert cell.rounds == 3
+    assert len(cell.metrics.decode_tps.samples) == 6
+    assert len(cell.metrics.decode_tps.round_medians) == 3
+    assert cell.metrics.decode_tps.round_cv is not None
+
+
+def test_run_file_is_saved_after_each_cell(tiny: Checkpoint, tmp_path: Path) -> None:
+    seen: list[int] = []
+    specs = [CellSpec(fe.FakeEngine, "fp32"), CellSpec(fe.FakeEngine, "int8")]
+    suite = Suite(tiny, specs, WORKLOAD, "test-machine", tmp_path)
+
+    def progress(spec: CellSpec, r: int, state: str) -> None:
+        if state != "running":
+            seen.append(len(json.loads(suite.path.read_text())["cells"]))
+
+    suite.run(progress)
+    assert seen == [1, 2]
+    assert not list(suite.path.parent.glob(".*.tmp"))
+
+
+def test_converted_artifact_is_cached(tiny: Checkpoint, tmp_path: Path) -> None:
+    specs = [CellSpec(fe.ConvertingEngine, "fp32")]
+    first = Suite(tiny, specs, WORKLOAD, "test-machine", tmp_path).run().cells[0]
+    second = Suite(tiny, specs, WORKLOAD, "test-machine", tmp_path).run().cells[0]
+    assert first.status == second.status == "ok"
+    assert first.metrics.artifact_bytes == 1000
+    assert second.metrics.convert_s == first.metrics.convert_s
+    artifact = Path(first.notes[0].removeprefix("artifact="))
+    assert len((artifact.parent / "conversions.txt").read_text().split()) == 1

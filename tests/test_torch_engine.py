@@ -1,0 +1,71 @@
+"""The PyTorch adapter: agrees with transformers' own greedy generate, runs every precision."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from enginebench.cli import main
+from enginebench.models.checkpoint import Checkpoint
+from enginebench.models.generate import write_checkpoint
+from enginebench.models.presets import PRESETS
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from enginebench.engines.torch_engine import TorchEngine  # noqa: E402
+
+
+def test_manual_decode_loop_matches_transformers_generate(tiny: Checkpoint) -> None:
+    engine = TorchEngine()
+    model = engine.load(tiny, tiny.path, "fp32", "cpu", threads=1)
+    prompt = [1, 450, 3578, 29871, 17, 99, 2000]
+    gen = engine.generate(model, prompt, 24)
+    ref = model.handle.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=24,
+                                min_new_tokens=24, eos_token_id=None, pad_token_id=0)
+    assert gen.ids == ref[0, len(prompt):].tolist()
+    assert len(gen.times) == 24 and gen.times == sorted(gen.times)
+    logits = engine.logits(model, prompt)
+    assert logits.shape == (len(prompt), tiny.vocab_size)
+    assert int(logits[-1].argmax()) == gen.ids[0]
+
+
+def _run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    code = main(["run", "--engines", "torch", "--prompt-tokens", "16", "--new-tokens", "8",
+                 "--warmups", "0", "--reps", "2", "--threads", "1", "--format", "json", *args])
+    assert code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_every_precision_on_tiny(tiny: Checkpoint, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    doc = _run_json(capsys, "--model", "tiny", "--out", str(tmp_path))
+    cells = {c["precision"]: c for c in doc["cells"]}
+    assert set(cells) == set(TorchEngine.precisions)
+    for name, cell in cells.items():
+        assert cell["status"] == "ok", (name, cell["error"])
+        assert cell["tokens_generated"] == 8
+        assert cell["metrics"]["decode_tps"]["median"] > 0
+        assert cell["metrics"]["peak_rss_mb"] > 100  # torch itself is in the process
+    assert cells["fp32"]["output_ids"] == cells["fp32"]["output_ids"]
+    assert doc["environment"]["engines"]["torch"]["build"]["cpu_capability"]
+    assert list((tmp_path).glob("*/*.json"))
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_model_dir_gqa_checkpoint(tmp_path: Path, tied: bool,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    shape = replace(PRESETS["tiny"], name="gqa", num_heads=8, num_kv_heads=2, hidden_size=128,
+                    tie_word_embeddings=tied, seed=7)
+    ckpt_dir = write_checkpoint(shape, tmp_path / "my-gqa-model")
+    config = json.loads((ckpt_dir / "config.json").read_text())
+    assert config["num_key_value_heads"] == 2 and config["tie_word_embeddings"] is tied
+    doc = _run_json(capsys, "--model", str(ckpt_dir), "--precisions", "fp32",
+                    "--out", str(tmp_path / "results"))
+    assert doc["model"]["name"] == "my-gqa-model"
+    assert doc["model"]["num_kv_heads"] == 2
+    assert doc["model"]["tie_word_embeddings"] is tied
+    (cell,) = doc["cells"]
+    assert cell["status"] == "ok", cell["error"]
+    assert cell["tokens_generated"] == 8
