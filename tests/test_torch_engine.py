@@ -22,7 +22,7 @@ def test_manual_decode_loop_matches_transformers_generate(tiny: Checkpoint) -> N
     model = engine.load(tiny, tiny.path, "fp32", "cpu", threads=1)
     prompt = [1, 450, 3578, 29871, 17, 99, 2000]
     gen = engine.generate(model, prompt, 24)
-    ref = model.handle.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=24,
+    ref = model.handle.net.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=24,
                                 min_new_tokens=24, eos_token_id=None, pad_token_id=0)
     assert gen.ids == ref[0, len(prompt):].tolist()
     assert len(gen.times) == 24 and gen.times == sorted(gen.times)

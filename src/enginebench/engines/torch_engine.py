@@ -1,6 +1,8 @@
 """PyTorch through transformers' LlamaForCausalLM, with torchao weight quantization."""
 
+import inspect
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -39,6 +41,13 @@ def _torchao_config(kind: str, device: str) -> object:
     if device == "cuda":
         return q.Int4WeightOnlyConfig(group_size=32)
     return q.IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(32))
+
+
+@dataclass
+class _Model:
+    net: object
+    # transformers 5.x renamed `past_key_values` to `cache` (argument and output field)
+    cache_arg: str
 
 
 class TorchEngine(Engine):
@@ -84,13 +93,15 @@ class TorchEngine(Engine):
         notes = [_NOTES[precision]] if precision in _NOTES else []
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        return LoadedModel(model, notes)
+        params = inspect.signature(model.forward).parameters
+        cache_arg = "cache" if "cache" in params else "past_key_values"
+        return LoadedModel(_Model(model, cache_arg), notes)
 
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
                  ) -> Generation:
         import torch
 
-        net = model.handle
+        net, cache_arg = model.handle.net, model.handle.cache_arg
         device = net.device
         ids: list[int] = []
         times: list[float] = []
@@ -102,14 +113,14 @@ class TorchEngine(Engine):
                 ids.append(int(token))  # int() waits for the device: the token exists now
                 times.append(time.perf_counter())
                 if step + 1 < new_tokens:
-                    out = net(input_ids=token.view(1, 1), past_key_values=out.past_key_values,
-                              use_cache=True, logits_to_keep=1)
+                    out = net(input_ids=token.view(1, 1), use_cache=True, logits_to_keep=1,
+                              **{cache_arg: getattr(out, cache_arg)})
         return Generation(ids, times)
 
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
         import torch
 
-        net = model.handle
+        net = model.handle.net
         with torch.inference_mode():
             out = net(input_ids=torch.tensor([ids], device=net.device), use_cache=False)
         return out.logits[0].float().cpu().numpy()
@@ -117,6 +128,6 @@ class TorchEngine(Engine):
     def peak_device_mb(self, model: LoadedModel) -> float | None:
         import torch
 
-        if model.handle.device.type != "cuda":
+        if model.handle.net.device.type != "cuda":
             return None
         return torch.cuda.max_memory_allocated() / 2**20

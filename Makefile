@@ -1,0 +1,32 @@
+# enginebench: `make run` sets everything up and runs the default suite; `make test` tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS ?= all,dev
+ARGS ?=
+
+.PHONY: setup run test lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "enginebench needs Python 3.11+ (set PYTHON=...)"; exit 1; }
+	bash scripts/system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	touch $@
+
+run: setup
+	$(BIN)/enginebench models --generate small
+	$(BIN)/enginebench run --model small $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check src tests scripts
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the engines need to build or run; installed only when missing.
+# Python and a C compiler are enough for the engines enginebench installs today.
+set -euo pipefail
+packages=(python3-venv gcc g++ git)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null; then
+  echo "missing system packages ${missing[*]} and no apt-get: install them yourself" >&2
+  exit 1
+fi
+sudo_=""
+[ "$(id -u)" -eq 0 ] || sudo_="sudo"
+$sudo_ apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${missing[@]}"
