@@ -63,3 +63,13 @@ def test_list_and_models(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for name in ("tiny", "small", "llama2-7b", "mistral-7b", "llama3-8b"):
         assert name in out
+
+
+def test_out_that_is_a_file(tiny: object, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    blocker = tmp_path / "results"
+    blocker.write_text("keep me")
+    err = _error(capsys, ["run", "--engines", "torch", "--model", "tiny", "--out", str(blocker)])
+    assert f"--out {blocker}: cannot create" in err
+    assert blocker.read_text() == "keep me"

@@ -26,7 +26,7 @@ def engine_class(name: str) -> type[Engine]:
 def parse_engines(text: str | None) -> list[type[Engine]]:
     """`--engines a,b` as adapter classes; without it, every installed engine."""
     if not text:
-        installed = [engine_class(n) for n in ENGINES if engine_class(n).available()]
+        installed = [c for c in map(engine_class, ENGINES) if c.available()]
         if not installed:
             raise UserError("no engine is installed; run `make setup` or "
                             "`pip install 'enginebench[all]'`")

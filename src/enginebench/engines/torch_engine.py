@@ -38,8 +38,8 @@ def _torchao_config(kind: str, device: str) -> object:
         return q.Int8WeightOnlyConfig()
     if kind == "int8_dynamic":
         return q.Int8DynamicActivationInt8WeightConfig()
-    if device == "cuda":
-        return q.Int4WeightOnlyConfig(group_size=32)
+    if device == "cuda":  # tinygemm int4 kernel; wants bf16 weights (not verified on a GPU)
+        return q.Int4WeightOnlyConfig(group_size=32, int4_packing_format="tile_packed_to_4d")
     return q.IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(32))
 
 
@@ -82,6 +82,8 @@ class TorchEngine(Engine):
             raise Unsupported("device cuda requested but torch sees no CUDA GPU")
         torch.set_num_threads(threads)
         dtype_name, quant = _RECIPES[precision]
+        if quant == "int4_weight_only" and device == "cuda":
+            dtype_name = "bfloat16"
         dtype = getattr(torch, dtype_name)
         cls = MistralForCausalLM if ckpt.config.get("model_type") == "mistral" else \
             LlamaForCausalLM

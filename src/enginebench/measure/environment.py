@@ -63,9 +63,12 @@ def default_machine_label() -> str:
     brand = cpu_info().get("brand_raw", platform.machine()).lower()
     brand = re.sub(r"\(r\)|\(tm\)|cpu|processor|@.*|\d+-core", " ", brand)
     slug = re.sub(r"[^a-z0-9]+", "-", brand).strip("-")[:40]
+    flags = set(cpu_info().get("flags", []))
+    simd = next((f for f in ("avx512f", "avx2", "sve", "asimd") if f in flags), "")
+    simd = simd.removesuffix("f").replace("asimd", "neon")
     cores = psutil.cpu_count(logical=False) or os.cpu_count()
     kind = "gpu" if gpus() else "cpu"
-    return f"{kind}-{slug}-{cores}c"
+    return "-".join(x for x in (kind, slug, simd, f"{cores}c") if x)
 
 
 def machine(label: str) -> dict:

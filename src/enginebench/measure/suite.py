@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from enginebench.engines.base import Engine
+from enginebench.errors import UserError
 from enginebench.measure import artifacts
 from enginebench.measure.environment import environment, machine
 from enginebench.measure.isolate import run_isolated
@@ -80,6 +81,11 @@ class Suite:
         created = datetime.now(UTC)
         run_id = f"{created:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         self.path = out_root / machine_label / f"{run_id}.json"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"--out {out_root}: cannot create {self.path.parent} ({e.strerror})"
+                            ) from e
         self.header = {
             "schema_version": SCHEMA_VERSION,
             "run_id": run_id,
