@@ -77,15 +77,21 @@ def run_isolated(job: dict, timeout_s: float, threads: int) -> ChildOutcome:
 
 def _wait(proc: subprocess.Popen, timeout_s: float
           ) -> tuple[int, "os.struct_rusage | None", bool]:
+    """Wait for the child; kill its process group past the deadline or on interrupt."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return status, rusage, False
-        if time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            _, status, rusage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return status, rusage, True
-        time.sleep(POLL_S)
+    try:
+        while True:
+            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                return status, rusage, False
+            if time.monotonic() > deadline:
+                break
+            time.sleep(POLL_S)
+    except BaseException:  # Ctrl-C: the child runs in its own session and would outlive us
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    os.killpg(proc.pid, signal.SIGKILL)
+    _, status, rusage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return status, rusage, True
