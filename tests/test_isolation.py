@@ -97,3 +97,22 @@ def test_converted_artifact_is_cached(tiny: Checkpoint, tmp_path: Path) -> None:
     assert second.metrics.convert_s == first.metrics.convert_s
     artifact = Path(first.notes[0].removeprefix("artifact="))
     assert len((artifact.parent / "conversions.txt").read_text().split()) == 1
+
+
+def test_corrupt_or_truncated_artifact_is_rebuilt(tiny: Checkpoint, tmp_path: Path) -> None:
+    specs = [CellSpec(fe.ConvertingEngine, "int8")]
+    first = Suite(tiny, specs, WORKLOAD, "test-machine", tmp_path).run().cells[0]
+    artifact = Path(first.notes[0].removeprefix("artifact="))
+    conversions = artifact.parent / "conversions.txt"
+    before = len(conversions.read_text().split())
+
+    (artifact / "weights.bin").write_bytes(b"x" * 999)  # truncated
+    second = Suite(tiny, specs, WORKLOAD, "test-machine", tmp_path).run().cells[0]
+    assert second.status == "ok"
+    assert any("999 bytes, 1000 when it was written" in n for n in second.notes)
+
+    (artifact / "weights.bin").write_bytes(b"y" * 1000)  # same size, other bytes
+    third = Suite(tiny, specs, WORKLOAD, "test-machine", tmp_path).run().cells[0]
+    assert any("does not match the checksum" in n for n in third.notes)
+    assert len(conversions.read_text().split()) == before + 2
+    assert (artifact / "weights.bin").read_bytes() == b"x" * 1000

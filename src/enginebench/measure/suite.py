@@ -50,6 +50,7 @@ class _CellState:
     status: str = "ok"
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    notes_harness: list[str] = field(default_factory=list)
     build: dict = field(default_factory=dict)
     peak_rss_mb: list[float] = field(default_factory=list)
     peak_device_mb: list[float] = field(default_factory=list)
@@ -148,12 +149,17 @@ class Suite:
             state.artifact_bytes = artifacts.checkpoint_bytes(self.ckpt)
             return self.ckpt.path
         final = artifacts.artifact_dir(self.ckpt, engine, state.spec.precision)
-        state.convert_s = artifacts.cached_convert_s(final)
+        state.convert_s, problem = artifacts.verify(final)
+        if problem:
+            state.notes_harness.append(f"cached artifact rejected and rebuilt: {problem}")
+            artifacts.discard(final)
         if state.convert_s is None:
             tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+            artifacts.discard(tmp)
             out = run_isolated(self._job(state, "prepare", tmp), self.timeout_s,
                                self.workload.threads)
             if out.result["status"] != "ok":
+                artifacts.discard(tmp)
                 state.fail(out.result["status"], out.result.get("error"), round_no)
                 return None
             artifacts.commit(tmp, final, out.result["convert_s"])
@@ -226,7 +232,7 @@ class Suite:
             device=spec.device,
             status=state.status,
             error=state.error,
-            notes=state.notes,
+            notes=state.notes + state.notes_harness,
             tokens_generated=len(first) if first else None,
             output_ids=first,
             outputs_consistent=all(t.ids == first for t in state.traces) if first else None,
