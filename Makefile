@@ -15,7 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	case ",$(EXTRAS)," in *,all,*|*,llamacpp,*) bash scripts/install_llamacpp.sh $(BIN)/python;; esac
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	# llama.cpp's GGUF converter, fetched once when llama.cpp is installed
+	if $(BIN)/python -c 'import llama_cpp' 2>/dev/null; then \
+		$(BIN)/python -m enginebench.engines.llamacpp_tools; fi
 	touch $@
 
 run: setup

@@ -25,7 +25,7 @@ class FakeEngine(Engine):
     precisions: ClassVar[dict[str, PrecisionClass]] = {"fp32": "fp32", "int8": "int8"}
 
     def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
-             threads: int) -> LoadedModel:
+             threads: int, context: int) -> LoadedModel:
         return LoadedModel(handle=ckpt.vocab_size, notes=[f"artifact={artifact}"])
 
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
@@ -60,7 +60,7 @@ class RaiseEngine(FakeEngine):
     name = "raise"
 
     def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
-             threads: int) -> LoadedModel:
+             threads: int, context: int) -> LoadedModel:
         raise RuntimeError("weights are not in the expected layout")
 
 
@@ -68,7 +68,7 @@ class UnsupportedEngine(FakeEngine):
     name = "nobf16"
 
     def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
-             threads: int) -> LoadedModel:
+             threads: int, context: int) -> LoadedModel:
         raise Unsupported(f"{precision} is not supported on this CPU")
 
 

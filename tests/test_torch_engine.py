@@ -19,7 +19,7 @@ from enginebench.engines.torch_engine import TorchEngine  # noqa: E402
 
 def test_manual_decode_loop_matches_transformers_generate(tiny: Checkpoint) -> None:
     engine = TorchEngine()
-    model = engine.load(tiny, tiny.path, "fp32", "cpu", threads=1)
+    model = engine.load(tiny, tiny.path, "fp32", "cpu", threads=1, context=64)
     prompt = [1, 450, 3578, 29871, 17, 99, 2000]
     gen = engine.generate(model, prompt, 24)
     ref = model.handle.net.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=24,

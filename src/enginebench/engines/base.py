@@ -87,8 +87,12 @@ class Engine(ABC):
 
     @abstractmethod
     def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
-             threads: int) -> LoadedModel:
-        """Load the artifact (the checkpoint itself when `converts` is False)."""
+             threads: int, context: int) -> LoadedModel:
+        """Load the artifact (the checkpoint itself when `converts` is False).
+
+        `context` is the most tokens a sequence will hold (prompt plus new tokens), for
+        engines that size their KV cache up front.
+        """
 
     @abstractmethod
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int

@@ -8,6 +8,8 @@ from enginebench.errors import UserError
 # CLI name -> "module:Class". Adding an engine: write its adapter, add one line here.
 ENGINES: dict[str, str] = {
     "torch": "enginebench.engines.torch_engine:TorchEngine",
+    "llamacpp": "enginebench.engines.llamacpp_engine:LlamaCppEngine",
+    "ctranslate2": "enginebench.engines.ctranslate2_engine:CTranslate2Engine",
 }
 
 

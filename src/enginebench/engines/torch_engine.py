@@ -74,7 +74,7 @@ class TorchEngine(Engine):
         }
 
     def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
-             threads: int) -> LoadedModel:
+             threads: int, context: int) -> LoadedModel:
         import torch
         from transformers import LlamaForCausalLM, MistralForCausalLM
 

@@ -28,10 +28,10 @@ def _prepare(engine: Engine, job: dict) -> dict:
 def _measure(engine: Engine, job: dict) -> dict:
     ckpt = open_checkpoint(Path(job["checkpoint"]), job["model"])
     start = time.perf_counter()
-    model = engine.load(ckpt, Path(job["artifact"]), job["precision"], job["device"],
-                        job["threads"])
-    load_s = time.perf_counter() - start
     prompt, n = job["prompt_ids"], job["new_tokens"]
+    model = engine.load(ckpt, Path(job["artifact"]), job["precision"], job["device"],
+                        job["threads"], context=len(prompt) + n)
+    load_s = time.perf_counter() - start
     for _ in range(job["warmups"]):
         engine.generate(model, prompt, n)
     traces = []

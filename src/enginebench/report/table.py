@@ -10,6 +10,7 @@ from rich.text import Text
 from enginebench.results.schema import Cell, Run, Stat
 
 FORMATS = ("table", "md", "csv", "json")
+NOTE_CHARS = 400  # longer errors are cut in tables; the results file keeps the whole text
 COLUMNS = ("engine", "precision", "device", "prefill tok/s", "decode tok/s ± sd",
            "decode CV %", "TTFT ms", "peak RSS MB", "status")
 
@@ -28,7 +29,9 @@ def _status(cell: Cell, notes: list[str]) -> str:
         return "ok" if cell.outputs_consistent is not False else "ok (reps differ)"
     if not cell.error:
         return cell.status
-    notes.append(f"[{len(notes) + 1}] {cell.engine} {cell.precision}: {cell.error}")
+    error = cell.error if len(cell.error) <= NOTE_CHARS else \
+        f"{cell.error[:NOTE_CHARS]}... (whole message in the results file)"
+    notes.append(f"[{len(notes) + 1}] {cell.engine} {cell.precision}: {error}")
     return f"{cell.status} [{len(notes)}]"
 
 
