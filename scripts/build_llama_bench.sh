@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build llama.cpp's own llama-bench from the llama-cpp-python sdist of the installed version,
-# built with the same CMAKE_ARGS as the adapter's llama.cpp, to check that the llamacpp adapter's decode rate matches llama.cpp's on the same GGUF:
+# with the same CMAKE_ARGS as the adapter's llama.cpp, to check that the llamacpp
+# adapter's decode rate matches llama.cpp's own on the same GGUF:
 #   scripts/build_llama_bench.sh && build/llama-bench/bin/llama-bench -m MODEL.gguf -t 2 -p 0 -n 128
 set -euo pipefail
 cd "$(dirname "$0")/.."

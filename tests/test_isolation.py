@@ -94,7 +94,9 @@ def test_converted_artifact_is_cached(tiny: Checkpoint, tmp_path: Path) -> None:
     second = Suite(tiny, specs, WORKLOAD, "test-machine", tmp_path).run().cells[0]
     assert first.status == second.status == "ok"
     assert first.metrics.artifact_bytes == 1000
+    assert first.metrics.artifact_cached is False and second.metrics.artifact_cached is True
     assert second.metrics.convert_s == first.metrics.convert_s
+    assert second.metrics.prepare_s < first.metrics.prepare_s
     artifact = Path(first.notes[0].removeprefix("artifact="))
     assert len((artifact.parent / "conversions.txt").read_text().split()) == 1
 

@@ -10,6 +10,7 @@ import secrets
 import shlex
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,6 +57,8 @@ class _CellState:
     peak_device_mb: list[float] = field(default_factory=list)
     load_s: list[float] = field(default_factory=list)
     convert_s: float | None = None
+    prepare_s: float | None = None
+    artifact_cached: bool | None = None
     artifact_bytes: int | None = None
     rounds_done: int = 0
     attempted: bool = False
@@ -148,11 +151,13 @@ class Suite:
             state.convert_s = 0.0
             state.artifact_bytes = artifacts.checkpoint_bytes(self.ckpt)
             return self.ckpt.path
+        start = time.perf_counter()
         final = artifacts.artifact_dir(self.ckpt, engine, state.spec.precision)
         state.convert_s, problem = artifacts.verify(final)
         if problem:
             state.notes_harness.append(f"cached artifact rejected and rebuilt: {problem}")
             artifacts.discard(final)
+        state.artifact_cached = state.convert_s is not None
         if state.convert_s is None:
             tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
             artifacts.discard(tmp)
@@ -164,6 +169,7 @@ class Suite:
                 return None
             artifacts.commit(tmp, final, out.result["convert_s"])
             state.convert_s = out.result["convert_s"]
+        state.prepare_s = time.perf_counter() - start
         state.artifact_bytes = artifacts.size_bytes(final)
         return final
 
@@ -221,6 +227,8 @@ class Suite:
             peak_device_mb=max(state.peak_device_mb, default=None),
             load_s=statistics.median(state.load_s) if state.load_s else None,
             convert_s=state.convert_s,
+            prepare_s=state.prepare_s,
+            artifact_cached=state.artifact_cached,
             artifact_bytes=state.artifact_bytes,
         )
         first = state.traces[0].ids if state.traces else None

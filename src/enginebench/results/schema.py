@@ -42,7 +42,11 @@ class Metrics(_Strict):
     peak_rss_mb: float | None = None
     peak_device_mb: float | None = None
     load_s: float | None = None
-    convert_s: float | None = None
+    convert_s: float | None = Field(None, description="time the conversion that made the "
+                                    "artifact took (also when this run found it cached)")
+    prepare_s: float | None = Field(None, description="time this run spent getting the "
+                                    "artifact: converting, or checking the cached one")
+    artifact_cached: bool | None = None
     artifact_bytes: int | None = None
 
 
