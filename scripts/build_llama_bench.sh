@@ -2,7 +2,7 @@
 # Build llama.cpp's own llama-bench from the llama-cpp-python sdist of the installed version,
 # with the same CMAKE_ARGS as the adapter's llama.cpp, to check that the llamacpp
 # adapter's decode rate matches llama.cpp's own on the same GGUF:
-#   scripts/build_llama_bench.sh && build/llama-bench/bin/llama-bench -m MODEL.gguf -t 2 -p 0 -n 128
+#   scripts/build_llama_bench.sh && build/llama-bench/cmake/bin/llama-bench -m MODEL.gguf -t 2 -n 128
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
@@ -16,7 +16,6 @@ if [ ! -d "$work/src" ]; then
 fi
 cmake -S "$work/src" -B "$work/cmake" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
-  -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$PWD/$work/bin" \
   ${CMAKE_ARGS-$(bash scripts/llamacpp_cmake_args.sh)}
 cmake --build "$work/cmake" --target llama-bench -j "$(nproc)"
-echo "built $work/bin/llama-bench"
+echo "built $work/cmake/bin/llama-bench"

@@ -5,6 +5,7 @@ greedy sampler, so no logits are copied to Python per token: the harness does no
 engine's speed.
 """
 
+import ctypes
 import logging
 import time
 from dataclasses import dataclass
@@ -21,6 +22,42 @@ GGUF = "model.gguf"
 # checkpoint storage dtype -> the lossless GGUF float type to quantize from
 _BASE_TYPE = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 _UBATCH = 512
+
+
+class _ThreadpoolParams(ctypes.Structure):
+    """ggml's `struct ggml_threadpool_params` (ggml.h); not bound by llama-cpp-python."""
+
+    _fields_ = (("cpumask", ctypes.c_bool * 512), ("n_threads", ctypes.c_int),
+                ("prio", ctypes.c_int), ("poll", ctypes.c_uint32),
+                ("strict_cpu", ctypes.c_bool), ("paused", ctypes.c_bool))
+
+
+def _attach_threadpool(ctx: object, threads: int) -> int:
+    """Give the context a persistent ggml threadpool, as llama.cpp's own tools do.
+
+    Without one, ggml starts and joins its worker threads for every graph, that is for
+    every token (measured on `small` q4_0, 2 threads, 4 interleaved rounds: 554 tok/s
+    without, 592 with, 599 for llama-bench's tg128 at depth 128).
+    """
+    import llama_cpp
+    import llama_cpp.llama_cpp as bindings
+
+    lib = Path(llama_cpp.__file__).parent / "lib"
+    ggml_base = ctypes.CDLL(str(next(lib.glob("libggml-base.*"))))
+    ggml_cpu = ctypes.CDLL(str(next(lib.glob("libggml-cpu.*"))))
+    params = _ThreadpoolParams()
+    ggml_base.ggml_threadpool_params_init.argtypes = [ctypes.POINTER(_ThreadpoolParams),
+                                                      ctypes.c_int]
+    ggml_base.ggml_threadpool_params_init(ctypes.byref(params), threads)
+    ggml_cpu.ggml_threadpool_new.argtypes = [ctypes.POINTER(_ThreadpoolParams)]
+    ggml_cpu.ggml_threadpool_new.restype = ctypes.c_void_p
+    pool = ggml_cpu.ggml_threadpool_new(ctypes.byref(params))
+    if not pool:
+        raise RuntimeError("ggml_threadpool_new failed")
+    attach = bindings._lib.llama_attach_threadpool
+    attach.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    attach(ctx, pool, pool)
+    return pool
 
 
 @dataclass
@@ -87,6 +124,7 @@ class LlamaCppEngine(Engine):
         ctx = L.llama_init_from_model(model, cparams)
         if not ctx:
             raise RuntimeError("llama.cpp could not create a context")
+        _attach_threadpool(ctx, threads)
         n_vocab = L.llama_vocab_n_tokens(L.llama_model_get_vocab(model))
         handle = _Model(model, ctx, L.llama_sampler_init_greedy(), n_vocab, context)
         return LoadedModel(handle)
