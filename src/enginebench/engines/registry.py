@@ -10,6 +10,8 @@ ENGINES: dict[str, str] = {
     "torch": "enginebench.engines.torch_engine:TorchEngine",
     "llamacpp": "enginebench.engines.llamacpp_engine:LlamaCppEngine",
     "ctranslate2": "enginebench.engines.ctranslate2_engine:CTranslate2Engine",
+    "onnxruntime": "enginebench.engines.onnxruntime_engine:OnnxRuntimeEngine",
+    "onnxruntime-genai": "enginebench.engines.onnxruntime_genai_engine:OnnxRuntimeGenAIEngine",
 }
 
 

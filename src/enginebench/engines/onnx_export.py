@@ -1,0 +1,47 @@
+"""ONNX graphs with a KV cache for the ONNX Runtime engines, from one exporter.
+
+The checkpoint is exported by ONNX Runtime GenAI's model builder
+(`onnxruntime_genai.models.builder`), which writes a decoder graph with past/present
+key-value inputs and outputs, so decoding feeds one token per step. Plain ONNX Runtime
+quantizes the fp32 graph itself with `onnxruntime.quantization`.
+"""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+OUTPUT_TAIL = 2000
+MODEL = "model.onnx"
+
+
+def build(checkpoint: Path, out_dir: Path, precision: str, provider: str = "cpu",
+          extra: dict[str, str] | None = None) -> None:
+    """Run the model builder: `precision` is one of its own (fp32, fp16, int8, int4)."""
+    with tempfile.TemporaryDirectory(prefix="enginebench-ortbuild-") as cache:
+        cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(checkpoint),
+               "-o", str(out_dir), "-p", precision, "-e", provider, "-c", cache]
+        if extra:
+            cmd += ["--extra_options", *(f"{k}={v}" for k, v in extra.items())]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode or not (out_dir / MODEL).is_file():
+        tail = (done.stderr or done.stdout).strip()[-OUTPUT_TAIL:]
+        raise RuntimeError(f"ONNX export ({' '.join(cmd[2:5])} -p {precision}) failed with exit "
+                           f"code {done.returncode}: {tail}")
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic int8 quantization of every MatMul weight (onnxruntime.quantization)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, use_external_data_format=True)
+
+
+def quantize_int4(src: Path, dst: Path, block_size: int = 32) -> None:
+    """4-bit weights in MatMulNBits nodes (onnxruntime's MatMulNBitsQuantizer)."""
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    quantizer = MatMulNBitsQuantizer(onnx.load(src), block_size=block_size, is_symmetric=True)
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(dst), use_external_data_format=True)

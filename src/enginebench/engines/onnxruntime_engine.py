@@ -1,0 +1,126 @@
+"""ONNX Runtime's InferenceSession on a decoder graph with a KV cache, driven step by step.
+
+Each step binds the previous step's present key/values (ONNX Runtime's own OrtValues) as
+the next step's past through I/O binding, so no KV tensor is copied to NumPy.
+"""
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from enginebench.engines import onnx_export
+from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass
+from enginebench.models.checkpoint import Checkpoint
+
+_NOTES = {
+    "fp16": "fp16 graph exported by the GenAI model builder for GPU providers",
+    "int8": "onnxruntime.quantization.quantize_dynamic (int8 weights, dynamic int8 "
+            "activations) of the fp32 graph",
+    "int4": "MatMulNBits (4-bit symmetric weights, block 32) of the fp32 graph",
+}
+
+
+@dataclass
+class _Model:
+    session: object
+    device: str
+    past: list[str]  # past input names; present output "present.N.x" matches "past_key_values.N.x"
+    kv_shape: tuple[int, int]  # (kv heads, head size)
+    kv_dtype: type
+
+
+class OnnxRuntimeEngine(Engine):
+    name = "onnxruntime"
+    modules = ("onnxruntime", "onnxruntime_genai", "onnx")
+    packages = ("onnxruntime", "onnxruntime-genai", "onnx")
+    install = "pip install 'enginebench[onnxruntime]'"
+    precisions: ClassVar[dict[str, PrecisionClass]] = {
+        "fp32": "fp32", "fp16": "fp16", "int8": "int8", "int4": "int4"}
+    devices = ("cpu", "cuda")
+    converts = True
+
+    def build_info(self) -> dict:
+        import onnxruntime as ort
+
+        return {"packages": self.package_versions(),
+                "providers": ort.get_available_providers(),
+                "device": ort.get_device()}
+
+    def prepare(self, ckpt: Checkpoint, precision: str, out_dir: Path) -> None:
+        if precision in ("fp32", "fp16"):
+            provider = "cpu" if precision == "fp32" else "cuda"
+            onnx_export.build(ckpt.path, out_dir, precision, provider)
+            return
+        base = out_dir.with_name(out_dir.name + ".fp32")
+        shutil.rmtree(base, ignore_errors=True)
+        try:
+            onnx_export.build(ckpt.path, base, "fp32")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            quantize = onnx_export.quantize_int8 if precision == "int8" else \
+                onnx_export.quantize_int4
+            quantize(base / onnx_export.MODEL, out_dir / onnx_export.MODEL)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+
+    def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
+             threads: int, context: int) -> LoadedModel:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        providers = ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+        session = ort.InferenceSession(str(artifact / onnx_export.MODEL), opts,
+                                       providers=providers)
+        past = [i for i in session.get_inputs() if i.name.startswith("past_key_values.")]
+        dtype = np.float16 if past[0].type == "tensor(float16)" else np.float32
+        c = ckpt.config
+        heads = c["num_attention_heads"]
+        kv_shape = (c.get("num_key_value_heads", heads),
+                    c.get("head_dim") or c["hidden_size"] // heads)
+        handle = _Model(session, device, [p.name for p in past], kv_shape, dtype)
+        return LoadedModel(handle, [_NOTES[precision]] if precision in _NOTES else [])
+
+    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
+                 ) -> Generation:
+        import onnxruntime as ort
+
+        m: _Model = model.handle
+        binding = m.session.io_binding()
+        empty = np.zeros((1, *m.kv_shape[:1], 0, m.kv_shape[1]), m.kv_dtype)
+        past = {name: ort.OrtValue.ortvalue_from_numpy(empty) for name in m.past}
+        outputs = [o.name for o in m.session.get_outputs()]
+        ids: list[int] = []
+        times: list[float] = []
+        step_ids = np.array([prompt_ids], dtype=np.int64)
+        total = len(prompt_ids)
+        for _ in range(new_tokens):
+            binding.bind_cpu_input("input_ids", step_ids)
+            binding.bind_cpu_input("attention_mask", np.ones((1, total), np.int64))
+            for name, value in past.items():
+                binding.bind_ortvalue_input(name, value)
+            for name in outputs:
+                binding.bind_output(name, m.device)
+            m.session.run_with_iobinding(binding)
+            values = dict(zip(outputs, binding.get_outputs(), strict=True))
+            token = int(values["logits"].numpy()[0, -1].argmax())
+            times.append(time.perf_counter())
+            ids.append(token)
+            past = {name: values[name.replace("past_key_values.", "present.")]
+                    for name in m.past}
+            step_ids = np.array([[token]], dtype=np.int64)
+            total += 1
+        return Generation(ids, times)
+
+    def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
+        m: _Model = model.handle
+        empty = np.zeros((1, m.kv_shape[0], 0, m.kv_shape[1]), m.kv_dtype)
+        feeds = {"input_ids": np.array([ids], np.int64),
+                 "attention_mask": np.ones((1, len(ids)), np.int64),
+                 **{name: empty for name in m.past}}
+        (logits,) = m.session.run(["logits"], feeds)
+        return logits[0].astype(np.float32)
