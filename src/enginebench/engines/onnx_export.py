@@ -6,6 +6,7 @@ key-value inputs and outputs, so decoding feeds one token per step. Plain ONNX R
 quantizes the fp32 graph itself with `onnxruntime.quantization`.
 """
 
+import logging
 import subprocess
 import sys
 import tempfile
@@ -37,11 +38,17 @@ def quantize_int8(src: Path, dst: Path) -> None:
     quantize_dynamic(src, dst, weight_type=QuantType.QInt8, use_external_data_format=True)
 
 
-def quantize_int4(src: Path, dst: Path, block_size: int = 32) -> None:
-    """4-bit weights in MatMulNBits nodes (onnxruntime's MatMulNBitsQuantizer)."""
+def quantize_int4(src: Path, dst: Path, block_size: int = 32, accuracy_level: int = 4) -> None:
+    """4-bit weights in MatMulNBits nodes (onnxruntime's MatMulNBitsQuantizer).
+
+    accuracy_level 4 lets the CPU kernel compute with int8 activations, as the GenAI
+    builder does for CPU int4; without it the weights are dequantized to fp32 per call.
+    """
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    quantizer = MatMulNBitsQuantizer(onnx.load(src), block_size=block_size, is_symmetric=True)
+    logging.getLogger("onnxruntime.quantization").setLevel(logging.WARNING)
+    quantizer = MatMulNBitsQuantizer(onnx.load(src), block_size=block_size, is_symmetric=True,
+                                     accuracy_level=accuracy_level)
     quantizer.process()
     quantizer.model.save_model_to_file(str(dst), use_external_data_format=True)

@@ -20,7 +20,8 @@ _NOTES = {
     "fp16": "fp16 graph exported by the GenAI model builder for GPU providers",
     "int8": "onnxruntime.quantization.quantize_dynamic (int8 weights, dynamic int8 "
             "activations) of the fp32 graph",
-    "int4": "MatMulNBits (4-bit symmetric weights, block 32) of the fp32 graph",
+    "int4": "MatMulNBits (4-bit symmetric weights, block 32, accuracy_level 4: int8 "
+            "activations) of the fp32 graph",
 }
 
 
