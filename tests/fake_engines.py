@@ -95,3 +95,12 @@ class ConvertingEngine(FakeEngine):
         counter = out_dir.parent / "conversions.txt"
         with open(counter, "a") as f:
             f.write(f"{os.getpid()}\n")
+
+
+class CompilingEngine(FakeEngine):
+    """A JIT engine: reports its first-use compile time apart from its rates."""
+
+    name = "compiling"
+
+    def compile_s(self, model: LoadedModel) -> float | None:
+        return 1.5

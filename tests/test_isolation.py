@@ -118,3 +118,10 @@ def test_corrupt_or_truncated_artifact_is_rebuilt(tiny: Checkpoint, tmp_path: Pa
     assert any("does not match the checksum" in n for n in third.notes)
     assert len(conversions.read_text().split()) == before + 2
     assert (artifact / "weights.bin").read_bytes() == b"x" * 1000
+
+
+def test_compile_time_is_reported_apart(tiny: Checkpoint, tmp_path: Path) -> None:
+    specs = [CellSpec(fe.CompilingEngine, "fp32"), CellSpec(fe.FakeEngine, "fp32")]
+    jit, plain = Suite(tiny, specs, WORKLOAD, "test-machine", tmp_path).run().cells
+    assert jit.metrics.compile_s == 1.5
+    assert plain.metrics.compile_s is None

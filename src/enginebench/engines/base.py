@@ -103,6 +103,11 @@ class Engine(ABC):
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
         """Teacher-forced next-token logits for every position of `ids`: [len(ids), vocab]."""
 
+    def compile_s(self, model: LoadedModel) -> float | None:
+        """Seconds the engine spent compiling on first use (JIT engines), reported apart
+        from steady-state speed; None for engines that do not compile at run time."""
+        return None
+
     def peak_device_mb(self, model: LoadedModel) -> float | None:
         """Peak accelerator memory of the cell, where the engine can tell."""
         return None

@@ -46,6 +46,7 @@ def _measure(engine: Engine, job: dict) -> dict:
         "notes": model.notes,
         "build": engine.build_info(),
         "peak_device_mb": engine.peak_device_mb(model),
+        "compile_s": engine.compile_s(model),
     }
 
 

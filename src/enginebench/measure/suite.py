@@ -56,6 +56,7 @@ class _CellState:
     peak_rss_mb: list[float] = field(default_factory=list)
     peak_device_mb: list[float] = field(default_factory=list)
     load_s: list[float] = field(default_factory=list)
+    compile_s: list[float] = field(default_factory=list)
     convert_s: float | None = None
     prepare_s: float | None = None
     artifact_cached: bool | None = None
@@ -201,6 +202,8 @@ class Suite:
         state.notes, state.build = res.get("notes", []), res.get("build", {})
         if res.get("peak_device_mb") is not None:
             state.peak_device_mb.append(res["peak_device_mb"])
+        if res.get("compile_s") is not None:
+            state.compile_s.append(res["compile_s"])
         state.rounds_done += 1
 
     def _check_traces(self, traces: list[dict]) -> str | None:
@@ -226,6 +229,7 @@ class Suite:
             peak_rss_mb=max(state.peak_rss_mb, default=None),
             peak_device_mb=max(state.peak_device_mb, default=None),
             load_s=statistics.median(state.load_s) if state.load_s else None,
+            compile_s=statistics.median(state.compile_s) if state.compile_s else None,
             convert_s=state.convert_s,
             prepare_s=state.prepare_s,
             artifact_cached=state.artifact_cached,

@@ -42,6 +42,8 @@ class Metrics(_Strict):
     peak_rss_mb: float | None = None
     peak_device_mb: float | None = None
     load_s: float | None = None
+    compile_s: float | None = Field(None, description="first-use compile time of JIT engines, "
+                                    "not counted in any rate")
     convert_s: float | None = Field(None, description="time the conversion that made the "
                                     "artifact took (also when this run found it cached)")
     prepare_s: float | None = Field(None, description="time this run spent getting the "
