@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the engines need to build or run; installed only when missing.
-# Python and a C compiler are enough for the engines enginebench installs today.
+# gcc/g++/cmake build llama.cpp; clang is what tinygrad's CPU device compiles kernels with.
 set -euo pipefail
-packages=(python3-venv gcc g++ git)
+packages=(python3-venv gcc g++ cmake git clang)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

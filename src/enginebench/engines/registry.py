@@ -12,6 +12,7 @@ ENGINES: dict[str, str] = {
     "ctranslate2": "enginebench.engines.ctranslate2_engine:CTranslate2Engine",
     "onnxruntime": "enginebench.engines.onnxruntime_engine:OnnxRuntimeEngine",
     "onnxruntime-genai": "enginebench.engines.onnxruntime_genai_engine:OnnxRuntimeGenAIEngine",
+    "tinygrad": "enginebench.engines.tinygrad_engine:TinygradEngine",
 }
 
 
