@@ -11,18 +11,17 @@ import ctypes
 import importlib.metadata
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
+from enginebench.engines.tool import run_tool
 from enginebench.paths import cache_root
 
 CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
 # llama.cpp's llama_ftype values for the quantized precisions
 QUANT_FTYPES = {"q8_0": 7, "q4_0": 2, "q4_k_m": 15}
-OUTPUT_TAIL = 2000
 
 
 def converter_dir() -> Path:
@@ -34,11 +33,10 @@ def converter_dir() -> Path:
     with tempfile.TemporaryDirectory(prefix="enginebench-llamacpp-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                "--no-binary", ":all:", f"llama-cpp-python=={version}", "-d", tmp]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        run_tool(cmd, f"fetching llama.cpp's converter ({' '.join(cmd[2:])})")
         sdists = list(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
-        if done.returncode or not sdists:
-            raise RuntimeError(f"could not fetch llama.cpp's converter ({' '.join(cmd)}): "
-                               f"{done.stderr.strip()[-OUTPUT_TAIL:]}")
+        if not sdists:
+            raise RuntimeError(f"pip download left no llama-cpp-python sdist in {tmp}")
         prefix = f"{sdists[0].name.removesuffix('.tar.gz')}/vendor/llama.cpp/"
         with tarfile.open(sdists[0]) as tf:
             members = [m for m in tf.getmembers() if m.name.startswith(prefix)
@@ -56,10 +54,7 @@ def convert(checkpoint: Path, out_file: Path, outtype: str) -> None:
     script = converter_dir() / "convert_hf_to_gguf.py"
     cmd = [sys.executable, str(script), str(checkpoint), "--outtype", outtype,
            "--outfile", str(out_file)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode or not out_file.is_file():
-        raise RuntimeError(f"convert_hf_to_gguf.py --outtype {outtype} failed (exit "
-                           f"{done.returncode}): {done.stderr.strip()[-OUTPUT_TAIL:]}")
+    run_tool(cmd, f"convert_hf_to_gguf.py --outtype {outtype}", out_file)
 
 
 def quantize(src: Path, dst: Path, precision: str) -> None:

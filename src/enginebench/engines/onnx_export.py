@@ -7,12 +7,12 @@ quantizes the fp32 graph itself with `onnxruntime.quantization`.
 """
 
 import logging
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-OUTPUT_TAIL = 2000
+from enginebench.engines.tool import run_tool
+
 MODEL = "model.onnx"
 
 
@@ -24,11 +24,7 @@ def build(checkpoint: Path, out_dir: Path, precision: str, provider: str = "cpu"
                "-o", str(out_dir), "-p", precision, "-e", provider, "-c", cache]
         if extra:
             cmd += ["--extra_options", *(f"{k}={v}" for k, v in extra.items())]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode or not (out_dir / MODEL).is_file():
-        tail = (done.stderr or done.stdout).strip()[-OUTPUT_TAIL:]
-        raise RuntimeError(f"ONNX export ({' '.join(cmd[2:5])} -p {precision}) failed with exit "
-                           f"code {done.returncode}: {tail}")
+        run_tool(cmd, f"ONNX export ({' '.join(cmd[2:5])} -p {precision})", out_dir / MODEL)
 
 
 def quantize_int8(src: Path, dst: Path) -> None:

@@ -27,6 +27,7 @@ def cpu_info() -> dict:
     return cpuinfo.get_cpu_info()
 
 
+@cache
 def gpus() -> list[str]:
     """Names and drivers of NVIDIA/AMD GPUs, from their vendors' tools if present."""
     if shutil.which("nvidia-smi"):
