@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= all,dev
+# the Rust runners built by `make setup` (needs cargo >= 1.95); RUNNERS= builds none
+RUNNERS ?= candle burn
 ARGS ?=
 
 .PHONY: setup run test lint clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml runners/rust/Cargo.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "enginebench needs Python 3.11+ (set PYTHON=...)"; exit 1; }
 	bash scripts/system-deps.sh
@@ -20,6 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	# llama.cpp's GGUF converter, fetched once when llama.cpp is installed
 	if $(BIN)/python -c 'import llama_cpp' 2>/dev/null; then \
 		$(BIN)/python -m enginebench.engines.llamacpp_tools; fi
+	$(if $(strip $(RUNNERS)),bash scripts/build_runners.sh $(RUNNERS))
 	touch $@
 
 run: setup
@@ -33,4 +36,4 @@ test: lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .ruff_cache runners/rust/bin

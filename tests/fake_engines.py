@@ -5,6 +5,7 @@ They are imported by the cell child processes, so the tests put this folder on P
 
 import ctypes
 import os
+import sys
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -12,6 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass, Unsupported
+from enginebench.engines.rust_runner import RustRunnerEngine
 from enginebench.models.checkpoint import Checkpoint
 
 
@@ -104,3 +106,33 @@ class CompilingEngine(FakeEngine):
 
     def compile_s(self, model: LoadedModel) -> float | None:
         return 1.5
+
+
+class FakeRunnerEngine(RustRunnerEngine):
+    """A runner engine whose 'binary' is tests/fake_runner.py in one of its modes; the
+    test writes the binaries into $ENGINEBENCH_RUNNERS with `write_fake_runners`."""
+
+    name = "fakerunner-ok"
+    binary = "fake-runner-ok"
+    install = "tests only"
+    precisions: ClassVar[dict[str, PrecisionClass]] = {"f32": "fp32"}
+
+
+RUNNER_MODES = ("ok", "crash", "garbage", "error", "unsupported")
+RUNNER_ENGINES: dict[str, type[FakeRunnerEngine]] = {
+    mode: type(f"FakeRunner_{mode}", (FakeRunnerEngine,),
+               {"name": f"fakerunner-{mode}", "binary": f"fake-runner-{mode}",
+                "__module__": __name__})
+    for mode in RUNNER_MODES
+}
+for _cls in RUNNER_ENGINES.values():  # importable by name from the cell process
+    globals()[_cls.__name__] = _cls
+
+
+def write_fake_runners(folder: Path) -> None:
+    """One executable per mode in `folder`, each running tests/fake_runner.py."""
+    script = Path(__file__).with_name("fake_runner.py")
+    for mode in RUNNER_MODES:
+        path = folder / f"fake-runner-{mode}"
+        path.write_text(f"#!/bin/sh\nexec {sys.executable} {script} {mode} \"$@\"\n")
+        path.chmod(0o755)

@@ -13,7 +13,7 @@ from enginebench.models.checkpoint import Checkpoint
 
 # engine -> its fp32 precision name
 FP32 = {"llamacpp": "f32", "ctranslate2": "float32", "onnxruntime": "fp32",
-        "onnxruntime-genai": "fp32", "tinygrad": "fp32"}
+        "onnxruntime-genai": "fp32", "tinygrad": "fp32", "candle": "f32", "burn": "f32"}
 NEW = 24
 RTOL = 1e-3
 NEAR_TIE = 1e-2  # a top-1/top-2 logit margin this small may flip under fp32 rounding
@@ -51,7 +51,7 @@ def test_fp32_logits_and_greedy_ids_match_torch(name: str, tiny: Checkpoint, ref
     engine = _installed(name)()
     precision = FP32[name]
     artifact = tiny.path
-    if engine.converts:
+    if engine.needs_artifact(precision):
         artifact = tmp_path / "artifact"
         engine.prepare(tiny, precision, artifact)
     model = engine.load(tiny, artifact, precision, "cpu", threads=1, context=64)
@@ -66,6 +66,7 @@ def test_fp32_logits_and_greedy_ids_match_torch(name: str, tiny: Checkpoint, ref
     k = _agreeing_prefix(reference)
     assert k >= NEW // 2, "the tiny model has a near-tie early; the test would prove little"
     assert gen.ids[:k] == reference["ids"][:k]
+    engine.close(model)
 
 
 @pytest.mark.parametrize("name", sorted(FP32))
@@ -83,7 +84,7 @@ def test_every_precision_runs_or_says_why(name: str, tiny: Checkpoint, tmp_path:
         if cell["status"] == "ok":
             assert cell["tokens_generated"] == 8
             assert cell["metrics"]["artifact_bytes"] > 0
-            assert (cell["metrics"]["convert_s"] > 0) is cls.converts
+            assert (cell["metrics"]["convert_s"] > 0) is cls.needs_artifact(precision)
         else:
             assert cell["error"]
     assert cells[FP32[name]]["status"] == "ok"

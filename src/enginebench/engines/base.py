@@ -57,6 +57,12 @@ class Engine(ABC):
     converter_version: ClassVar[str] = "1"
 
     @classmethod
+    def needs_artifact(cls, precision: str) -> bool:
+        """Whether `precision` runs from an artifact that `prepare` makes; when not, `load`
+        is given the checkpoint directory itself."""
+        return cls.converts
+
+    @classmethod
     def available(cls) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in cls.modules)
 
@@ -102,6 +108,10 @@ class Engine(ABC):
     @abstractmethod
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
         """Teacher-forced next-token logits for every position of `ids`: [len(ids), vocab]."""
+
+    def close(self, model: LoadedModel) -> None:
+        """Release what `load` started (a runner process, ...); may add to `model.notes`."""
+        return None
 
     def compile_s(self, model: LoadedModel) -> float | None:
         """Seconds the engine spent compiling on first use (JIT engines), reported apart

@@ -13,6 +13,8 @@ ENGINES: dict[str, str] = {
     "onnxruntime": "enginebench.engines.onnxruntime_engine:OnnxRuntimeEngine",
     "onnxruntime-genai": "enginebench.engines.onnxruntime_genai_engine:OnnxRuntimeGenAIEngine",
     "tinygrad": "enginebench.engines.tinygrad_engine:TinygradEngine",
+    "candle": "enginebench.engines.candle_engine:CandleEngine",
+    "burn": "enginebench.engines.burn_engine:BurnEngine",
 }
 
 

@@ -32,13 +32,16 @@ def _measure(engine: Engine, job: dict) -> dict:
     model = engine.load(ckpt, Path(job["artifact"]), job["precision"], job["device"],
                         job["threads"], context=len(prompt) + n)
     load_s = time.perf_counter() - start
-    for _ in range(job["warmups"]):
-        engine.generate(model, prompt, n)
     traces = []
-    for _ in range(job["reps"]):
-        start = time.perf_counter()
-        gen = engine.generate(model, prompt, n)
-        traces.append({"start": start, "times": gen.times, "ids": gen.ids})
+    try:
+        for _ in range(job["warmups"]):
+            engine.generate(model, prompt, n)
+        for _ in range(job["reps"]):
+            start = time.perf_counter()
+            gen = engine.generate(model, prompt, n)
+            traces.append({"start": start, "times": gen.times, "ids": gen.ids})
+    finally:
+        engine.close(model)
     return {
         "status": "ok",
         "load_s": load_s,

@@ -148,7 +148,7 @@ class Suite:
     def _artifact(self, state: _CellState, round_no: int) -> Path | None:
         """The cell's artifact, converted in a child process of its own when not cached."""
         engine = state.spec.engine
-        if not engine.converts:
+        if not engine.needs_artifact(state.spec.precision):
             state.convert_s = 0.0
             state.artifact_bytes = artifacts.checkpoint_bytes(self.ckpt)
             return self.ckpt.path
