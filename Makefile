@@ -7,11 +7,11 @@ EXTRAS ?= all,dev
 RUNNERS ?= candle burn
 ARGS ?=
 
-.PHONY: setup run test lint clean
+.PHONY: setup runners run test lint clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed runners
 
-$(VENV)/.installed: pyproject.toml runners/rust/Cargo.lock
+$(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "enginebench needs Python 3.11+ (set PYTHON=...)"; exit 1; }
 	bash scripts/system-deps.sh
@@ -22,8 +22,11 @@ $(VENV)/.installed: pyproject.toml runners/rust/Cargo.lock
 	# llama.cpp's GGUF converter, fetched once when llama.cpp is installed
 	if $(BIN)/python -c 'import llama_cpp' 2>/dev/null; then \
 		$(BIN)/python -m enginebench.engines.llamacpp_tools; fi
-	$(if $(strip $(RUNNERS)),bash scripts/build_runners.sh $(RUNNERS))
 	touch $@
+
+# cargo rebuilds only what changed, so this runs every time
+runners: $(VENV)/.installed
+	$(if $(strip $(RUNNERS)),bash scripts/build_runners.sh $(RUNNERS))
 
 run: setup
 	$(BIN)/enginebench models --generate small

@@ -28,7 +28,7 @@ if [ "$(printf '%s\n' "$MIN_RUST" "$have" | sort -V | head -1)" != "$MIN_RUST" ]
     fi
 fi
 
-export CARGO_TARGET_DIR=${ENGINEBENCH_CARGO_TARGET:-${XDG_CACHE_HOME:-$HOME/.cache}/enginebench/cargo-target}
+export CARGO_TARGET_DIR=${ENGINEBENCH_CARGO_TARGET:-${ENGINEBENCH_CACHE:-$HOME/.cache/enginebench}/cargo-target}
 mkdir -p runners/rust/bin
 for r in "${runners[@]}"; do
     case $r in candle|burn) ;; *) echo "build_runners: unknown runner '$r' (candle, burn)" >&2; exit 2;; esac
