@@ -169,34 +169,30 @@ impl Llama {
         let dtype: DType = format.dtype.into();
         let (hidden, heads, kv_heads, head_dim) =
             (cfg.hidden_size, cfg.num_attention_heads, cfg.kv_heads(), cfg.head_dim());
-        let float = |name: &str, shape: &[usize]| -> Result<TensorData> {
-            let data = ckpt.get(name)?;
+        let tensor = |name: &str, data: TensorData, shape: &[usize]| {
             ensure!(data.shape().as_slice() == shape, "{name}: shape {:?}, expected {shape:?}",
                     data.shape());
             Ok(data)
         };
         let vector = |name: &str, n: usize| -> Result<Tensor<1>> {
-            Ok(Tensor::from_data(float(name, &[n])?, (device, dtype)))
+            Ok(Tensor::from_data(tensor(name, ckpt.get(name)?, &[n])?, (device, dtype)))
         };
-        let matrix = |name: &str, rows: usize, cols: usize| -> Result<Tensor<2>> {
-            Ok(Tensor::from_data(float(name, &[rows, cols])?, (device, dtype)))
-        };
-        // Matmul weights stay in the checkpoint's [out, in] layout (y = x W^T), quantized
-        // where the format says so.
-        let weight = |w: Tensor<2>| match &format.quant {
+        // Matmul weights are held as [in, out] (burn's Linear layout, y = x W) so that the
+        // matmul reads them contiguously, and quantized there when the format says so.
+        let quantize = |w: Tensor<2>| match &format.quant {
             Some(scheme) => w.quantize_dynamic(scheme),
             None => w,
         };
         let linear = |name: &str, out: usize, inp: usize| -> Result<Tensor<2>> {
-            Ok(weight(matrix(name, out, inp)?))
+            let data = tensor(name, ckpt.get_transposed(name)?, &[inp, out])?;
+            Ok(quantize(Tensor::from_data(data, (device, dtype))))
         };
 
-        let embed = matrix("model.embed_tokens.weight", cfg.vocab_size, hidden)?;
-        let lm_head = if cfg.tie_word_embeddings {
-            weight(embed.clone())
-        } else {
-            linear("lm_head.weight", cfg.vocab_size, hidden)?
-        };
+        let embed_name = "model.embed_tokens.weight";
+        let embed = tensor(embed_name, ckpt.get(embed_name)?, &[cfg.vocab_size, hidden])?;
+        let embed = Tensor::from_data(embed, (device, dtype));
+        let lm_head_name = if cfg.tie_word_embeddings { embed_name } else { "lm_head.weight" };
+        let lm_head = linear(lm_head_name, cfg.vocab_size, hidden)?;
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
         for i in 0..cfg.num_hidden_layers {
             let p = format!("model.layers.{i}");
@@ -392,9 +388,9 @@ impl Rope {
     }
 }
 
-/// y = x W^T for a weight in the checkpoint's [out, in] layout.
+/// y = x W for a weight held as [in, out].
 fn linear(x: Tensor<2>, w: &Tensor<2>) -> Tensor<2> {
-    x.matmul(w.clone().transpose())
+    x.matmul(w.clone())
 }
 
 /// transformers' `LlamaRMSNorm`: normalize in f32, cast back, then scale by the weight.

@@ -53,16 +53,35 @@ impl Checkpoint {
 
     /// The tensor `name`, copied out of the file in its stored dtype.
     pub fn get(&self, name: &str) -> Result<TensorData> {
+        let (bytes, shape, dtype) = self.read(name)?;
+        Ok(TensorData::from_bytes_vec(bytes.to_vec(), shape, dtype))
+    }
+
+    /// The 2-D tensor `name`, transposed: `[out, in]` as stored becomes `[in, out]`.
+    pub fn get_transposed(&self, name: &str) -> Result<TensorData> {
+        let (bytes, shape, dtype) = self.read(name)?;
+        let [rows, cols] = shape[..] else { bail!("{name}: shape {shape:?} is not 2-D") };
+        let size = dtype.size();
+        let mut out = vec![0u8; bytes.len()];
+        for (r, row) in bytes.chunks_exact(cols * size).enumerate() {
+            for (c, value) in row.chunks_exact(size).enumerate() {
+                let at = (c * rows + r) * size;
+                out[at..at + size].copy_from_slice(value);
+            }
+        }
+        Ok(TensorData::from_bytes_vec(out, [cols, rows], dtype))
+    }
+
+    fn read(&self, name: &str) -> Result<(&[u8], Vec<usize>, DType)> {
         let file = *self.location.get(name).with_context(|| format!("no tensor {name}"))?;
-        let tensors = SafeTensors::deserialize(&self.files[file])?;
-        let view = tensors.tensor(name)?;
+        let view = SafeTensors::deserialize(&self.files[file])?.tensor(name)?;
         let dtype = match view.dtype() {
             Dtype::F32 => DType::F32,
             Dtype::F16 => DType::F16,
             Dtype::BF16 => DType::BF16,
             other => bail!("{name}: unsupported dtype {other:?}"),
         };
-        Ok(TensorData::from_bytes_vec(view.data().to_vec(), view.shape().to_vec(), dtype))
+        Ok((view.data(), view.shape().to_vec(), dtype))
     }
 
     /// The distinct dtypes stored in the checkpoint, for the notes.

@@ -182,18 +182,21 @@ pub fn serve<M: Model>(id: Identity, load: impl FnOnce(&Job) -> anyhow::Result<M
     std::panic::set_hook(Box::new(|info| {
         emit(json!({"event": "error", "kind": "failed", "message": format!("panic: {info}")}));
     }));
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    let job = read_job(&mut lines);
+    let job = read_job(&mut std::io::stdin().lock().lines());
     if job.threads > 0 {
-        // candle's gemm and burn's ndarray both draw on rayon's global pool.
+        // Set before any pool exists, as a user would: rayon's global pool (candle's gemm,
+        // burn's ndarray) sizes itself from RAYON_NUM_THREADS, candle's own barrier pool
+        // for quantized matmul from CANDLE_NUM_THREADS.
         std::env::set_var("RAYON_NUM_THREADS", job.threads.to_string());
-        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(job.threads).build_global() {
-            fail("failed", format!("cannot size the thread pool: {e}"), 1);
-        }
+        std::env::set_var("CANDLE_NUM_THREADS", job.threads.to_string());
     }
+    answer(&id, &job, load);
+    std::process::exit(0)
+}
+
+fn answer<M: Model>(id: &Identity, job: &Job, load: impl FnOnce(&Job) -> anyhow::Result<M>) {
     let started = Instant::now();
-    let mut model = load(&job).unwrap_or_else(|e| fail_with(e));
+    let mut model = load(job).unwrap_or_else(|e| fail_with(e));
     emit(json!({
         "event": "ready", "engine": id.engine, "version": id.version, "build": id.build,
         "load_s": started.elapsed().as_secs_f64(), "now": now(),
@@ -207,7 +210,7 @@ pub fn serve<M: Model>(id: Identity, load: impl FnOnce(&Job) -> anyhow::Result<M
             emit(generation(&mut model, &job.prompt_ids, job.new_tokens));
         }
     }
-    for line in lines {
+    for line in std::io::stdin().lock().lines() {
         let line = line.unwrap_or_else(|e| fail("failed", format!("stdin: {e}"), 2));
         if line.trim().is_empty() {
             continue;
@@ -222,5 +225,4 @@ pub fn serve<M: Model>(id: Identity, load: impl FnOnce(&Job) -> anyhow::Result<M
         emit(reply);
     }
     emit(json!({"event": "done", "peak_rss_mb": peak_rss_mb()}));
-    std::process::exit(0)
 }
