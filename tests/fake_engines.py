@@ -136,3 +136,39 @@ def write_fake_runners(folder: Path) -> None:
         path = folder / f"fake-runner-{mode}"
         path.write_text(f"#!/bin/sh\nexec {sys.executable} {script} {mode} \"$@\"\n")
         path.chmod(0o755)
+
+
+def fake_logits(ids: list[int], vocab: int) -> np.ndarray:
+    """Deterministic logits for each position, a function of the ids so far."""
+    rows = [np.random.default_rng(sum(ids[: k + 1]) + k).normal(0, 3, vocab).astype(np.float32)
+            for k in range(len(ids))]
+    return np.stack(rows)
+
+
+class LogitsEngine(FakeEngine):
+    """FakeEngine whose logits are `fake_logits`: the reference in the quality tests."""
+
+    name = "logits"
+
+    def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
+        return fake_logits(ids, model.handle)
+
+
+PERTURBATION = 0.5  # added to logit 0 at every position by PerturbedEngine
+
+
+class PerturbedEngine(LogitsEngine):
+    """LogitsEngine with logit 0 raised by PERTURBATION and its generation changed from
+    token 3 on."""
+
+    name = "perturbed"
+
+    def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
+        out = super().logits(model, ids)
+        out[:, 0] += PERTURBATION
+        return out
+
+    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
+                 ) -> Generation:
+        gen = super().generate(model, prompt_ids, new_tokens)
+        return Generation(gen.ids[:3] + [7] * (new_tokens - 3), gen.times)

@@ -125,3 +125,14 @@ def test_compile_time_is_reported_apart(tiny: Checkpoint, tmp_path: Path) -> Non
     jit, plain = Suite(tiny, specs, WORKLOAD, "test-machine", tmp_path).run().cells
     assert jit.metrics.compile_s == 1.5
     assert plain.metrics.compile_s is None
+
+
+def test_peak_rss_is_not_the_parents_peak(tiny: Checkpoint, tmp_path: Path) -> None:
+    """A cell's peak RSS is its own: not floored at the harness's earlier peak."""
+    import numpy as np
+
+    ballast = np.ones(1 << 28)  # 2 GiB touched by the parent, then freed
+    del ballast
+    suite = Suite(tiny, [CellSpec(fe.FakeEngine, "fp32")], WORKLOAD, "test-machine", tmp_path)
+    suite.run()
+    assert load_run(suite.path).cells[0].metrics.peak_rss_mb < 1024

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=DEFAULT_OUT,
                      help="results root; the run goes to OUT/<machine>/<run_id>.json")
     run.add_argument("--format", choices=FORMATS, default="table")
+    run.add_argument("--quality", choices=("on", "off"), default="on",
+                     help="compare every cell with PyTorch fp32 (one extra forward pass per "
+                     "cell, timed apart)")
+    run.add_argument("--roofline", choices=("on", "off"), default="on",
+                     help="measure memory bandwidth first and give each decode result its "
+                     "bound (about 10 s)")
 
     show = sub.add_parser("show", help="print a saved run")
     show.add_argument("file", type=Path)
@@ -81,7 +87,18 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         ckpt = resolve_model(args.model)
     from enginebench.measure.environment import default_machine_label
 
-    suite = Suite(ckpt, specs, workload, args.machine or default_machine_label(), args.out)
+    bandwidth = None
+    if args.roofline == "on":
+        from enginebench.measure.bandwidth import measure_bandwidth
+
+        with err.status(f"measuring memory bandwidth ({workload.threads} threads)"):
+            try:
+                bandwidth = measure_bandwidth(workload.threads)
+            except RuntimeError as e:  # the run goes on without rooflines, saying why
+                bandwidth = {"error": str(e)}
+                err.print(Text(f"no roofline: {e}"))
+    suite = Suite(ckpt, specs, workload, args.machine or default_machine_label(), args.out,
+                  quality=args.quality == "on", bandwidth=bandwidth)
     err.print(f"{len(specs)} cells x {workload.rounds} rounds -> {suite.path}")
 
     total = len(specs) * workload.rounds

@@ -11,8 +11,11 @@ import time
 import traceback
 from pathlib import Path
 
-from enginebench.engines.base import Engine, Unsupported
+import numpy as np
+
+from enginebench.engines.base import Engine, LoadedModel, Unsupported
 from enginebench.engines.registry import load_class
+from enginebench.measure.quality import compare_logits, perplexity
 from enginebench.models.checkpoint import open_checkpoint
 from enginebench.results.store import write_atomic
 
@@ -25,14 +28,32 @@ def _prepare(engine: Engine, job: dict) -> dict:
     return {"status": "ok", "convert_s": time.perf_counter() - start}
 
 
-def _measure(engine: Engine, job: dict) -> dict:
+def _load(engine: Engine, job: dict) -> tuple[LoadedModel, float]:
     ckpt = open_checkpoint(Path(job["checkpoint"]), job["model"])
     start = time.perf_counter()
-    prompt, n = job["prompt_ids"], job["new_tokens"]
+    quality = job.get("quality") or {}
+    context = max(len(job["prompt_ids"]) + job["new_tokens"], len(quality.get("ids", [])))
     model = engine.load(ckpt, Path(job["artifact"]), job["precision"], job["device"],
-                        job["threads"], context=len(prompt) + n)
-    load_s = time.perf_counter() - start
+                        job["threads"], context=context)
+    return model, time.perf_counter() - start
+
+
+def _quality(engine: Engine, model: LoadedModel, spec: dict) -> dict:
+    """The cell's teacher-forced logits against the reference's; its cost is timed apart."""
+    start = time.perf_counter()
+    logits = engine.logits(model, spec["ids"])
+    seconds = time.perf_counter() - start
+    with np.load(spec["reference"]) as ref:
+        out = compare_logits(ref["logits"], logits)
+    ppl = perplexity(logits, spec["ids"]) if spec.get("perplexity") else None
+    return {**out, "perplexity": ppl, "seconds": seconds}
+
+
+def _measure(engine: Engine, job: dict) -> dict:
+    prompt, n = job["prompt_ids"], job["new_tokens"]
+    model, load_s = _load(engine, job)
     traces = []
+    result: dict = {}
     try:
         for _ in range(job["warmups"]):
             engine.generate(model, prompt, n)
@@ -40,6 +61,11 @@ def _measure(engine: Engine, job: dict) -> dict:
             start = time.perf_counter()
             gen = engine.generate(model, prompt, n)
             traces.append({"start": start, "times": gen.times, "ids": gen.ids})
+        if job.get("quality"):
+            try:
+                result["quality"] = _quality(engine, model, job["quality"])
+            except Exception as e:  # the speed result stands without its quality
+                result["quality_error"] = f"{type(e).__name__}: {e}"
     finally:
         engine.close(model)
     return {
@@ -50,15 +76,34 @@ def _measure(engine: Engine, job: dict) -> dict:
         "build": engine.build_info(),
         "peak_device_mb": engine.peak_device_mb(model),
         "compile_s": engine.compile_s(model),
+        **result,
     }
+
+
+def _reference(engine: Engine, job: dict) -> dict:
+    """The fp32 reference: logits over the quality ids, greedy ids for the prompt."""
+    model, _ = _load(engine, {**job, "quality": {"ids": job["quality_ids"]}})
+    try:
+        logits = engine.logits(model, job["quality_ids"])
+        greedy = engine.generate(model, job["prompt_ids"], job["new_tokens"]).ids
+    finally:
+        engine.close(model)
+    out = Path(job["out"])
+    tmp = out.with_name(f"{out.name}.tmp")
+    with tmp.open("wb") as f:
+        np.savez(f, logits=logits.astype(np.float32), greedy=np.asarray(greedy))
+    tmp.replace(out)
+    return {"status": "ok"}
+
+
+PHASES = {"prepare": _prepare, "measure": _measure, "reference": _reference}
 
 
 def run_job(job: dict) -> dict:
     """Run one job and describe the outcome; exceptions become statuses, never escape."""
     try:
         engine = load_class(job["adapter"])()
-        phase = _prepare if job["phase"] == "prepare" else _measure
-        return phase(engine, job)
+        return PHASES[job["phase"]](engine, job)
     except Unsupported as e:
         return {"status": "unsupported", "error": str(e)}
     except Exception as e:

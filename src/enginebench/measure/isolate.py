@@ -59,7 +59,11 @@ def run_isolated(job: dict, timeout_s: float, threads: int) -> ChildOutcome:
                 [sys.executable, "-m", "enginebench.measure.cell", str(job_file),
                  str(result_file)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                env=child_env(threads), start_new_session=True,
+                # os.setsid as a preexec_fn (not start_new_session) makes Python fork
+                # instead of vfork: a vforked child's ru_maxrss starts at the parent's
+                # peak RSS (the bandwidth arrays, an earlier model), a forked one's at the
+                # parent's current RSS only.
+                env=child_env(threads), preexec_fn=os.setsid,
             )
             status, rusage, timed_out = _wait(proc, timeout_s)
         wall = time.perf_counter() - start

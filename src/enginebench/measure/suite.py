@@ -22,9 +22,13 @@ from enginebench.measure import artifacts
 from enginebench.measure.environment import environment, machine
 from enginebench.measure.isolate import run_isolated
 from enginebench.measure.metrics import Trace, cell_metrics
-from enginebench.measure.workload import Workload, prompt_ids
+from enginebench.measure.quality import first_difference
+from enginebench.measure.reference import QUALITY_TOKENS, Reference, ReferenceUnavailable, reference
+from enginebench.measure.roofline import decode_bytes_per_token, roofline
+from enginebench.measure.workload import Workload, eval_ids, prompt_ids
 from enginebench.models.checkpoint import Checkpoint
-from enginebench.results.schema import SCHEMA_VERSION, Cell, Metrics, Run
+from enginebench.models.presets import PRESETS
+from enginebench.results.schema import SCHEMA_VERSION, Cell, Metrics, Quality, Run
 from enginebench.results.store import save_run
 
 STATUS_RANK = {"ok": 0, "unsupported": 1, "timeout": 2, "failed": 3}
@@ -63,6 +67,8 @@ class _CellState:
     artifact_bytes: int | None = None
     rounds_done: int = 0
     attempted: bool = False
+    quality: dict | None = None
+    quality_error: str | None = None
 
     def fail(self, status: str, error: str | None, round_no: int) -> None:
         if STATUS_RANK[status] >= STATUS_RANK[self.status]:
@@ -78,11 +84,21 @@ class Suite:
 
     def __init__(self, ckpt: Checkpoint, specs: list[CellSpec], workload: Workload,
                  machine_label: str, out_root: Path, timeout_s: float = 600.0,
-                 command: str | None = None) -> None:
+                 command: str | None = None, quality: bool = False,
+                 bandwidth: dict | None = None,
+                 reference_engine: type[Engine] | None = None) -> None:
+        """`quality`: compare every ok cell with the fp32 reference, PyTorch unless
+        `reference_engine` says otherwise (one extra forward pass per cell); `bandwidth`:
+        the machine's measured memory bandwidth (measure/bandwidth.py), which gives every
+        decode result its roofline."""
         workload.validate()
         self.ckpt, self.specs, self.workload = ckpt, specs, workload
         self.timeout_s = timeout_s
         self.prompt = prompt_ids(ckpt, workload.prompt_tokens)
+        self.quality_ids = eval_ids(ckpt, QUALITY_TOKENS) if quality else None
+        self.reference: Reference | None = None
+        self.bandwidth = bandwidth
+        self.reference_engine = reference_engine
         created = datetime.now(UTC)
         run_id = f"{created:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         self.path = out_root / machine_label / f"{run_id}.json"
@@ -97,7 +113,8 @@ class Suite:
             "created_at": created,
             "command": command or shlex.join(["enginebench", *sys.argv[1:]]),
             "machine": machine(machine_label),
-            "environment": environment(),
+            "environment": {**environment(),
+                            **({"memory_bandwidth": bandwidth} if bandwidth else {})},
             "model": ckpt.describe(),
             "workload": {**workload.to_dict(), "prompt_ids": self.prompt},
         }
@@ -105,6 +122,8 @@ class Suite:
 
     def run(self, progress: Progress | None = None) -> Run:
         """Run every cell for every round; returns the saved run document."""
+        if self.quality_ids:
+            self._prepare_reference()
         doc = self.save()
         for round_no in range(self.workload.rounds):
             for state in self.states:
@@ -117,6 +136,19 @@ class Suite:
                 if progress:
                     progress(state.spec, round_no, state.status)
         return doc
+
+    def _prepare_reference(self) -> None:
+        """The fp32 reference, or a run-level note saying why quality is not measured."""
+        try:
+            self.reference = reference(self.ckpt, self.quality_ids, self.prompt,
+                                       self.workload.new_tokens, self.workload.threads,
+                                       self.timeout_s, self.reference_engine)
+            self.header["quality"] = {"reference": self.reference.label,
+                                      "tokens": len(self.quality_ids),
+                                      "ids": self.quality_ids}
+        except ReferenceUnavailable as e:
+            self.quality_ids = None
+            self.header["quality"] = {"error": str(e)}
 
     def save(self) -> Run:
         done = [s for s in self.states if s.attempted]
@@ -143,6 +175,9 @@ class Suite:
             "new_tokens": self.workload.new_tokens,
             "warmups": self.workload.warmups,
             "reps": self.workload.reps,
+            "quality": {"ids": self.quality_ids, "reference": str(self.reference.path),
+                        "perplexity": self.ckpt.name not in PRESETS}
+            if self.quality_ids and self.reference and phase == "measure" else None,
         }
 
     def _artifact(self, state: _CellState, round_no: int) -> Path | None:
@@ -204,6 +239,8 @@ class Suite:
             state.peak_device_mb.append(res["peak_device_mb"])
         if res.get("compile_s") is not None:
             state.compile_s.append(res["compile_s"])
+        if "quality" in res or "quality_error" in res:
+            state.quality, state.quality_error = res.get("quality"), res.get("quality_error")
         state.rounds_done += 1
 
     def _check_traces(self, traces: list[dict]) -> str | None:
@@ -224,8 +261,16 @@ class Suite:
         spec = state.spec
         timing = (cell_metrics(state.traces, state.rounds, self.workload.prompt_tokens)
                   if state.traces else {})
+        precision_class = spec.engine.precisions[spec.precision]
+        bound = {}
+        if self.bandwidth and "points" in self.bandwidth and timing.get("decode_tps"):
+            per_token = decode_bytes_per_token(self.ckpt.config, precision_class,
+                                               self.workload.prompt_tokens,
+                                               self.workload.new_tokens)
+            bound = roofline(timing["decode_tps"]["median"], per_token, self.bandwidth)
         metrics = Metrics(
             **timing,
+            **{k: v for k, v in bound.items() if k in Metrics.model_fields},
             peak_rss_mb=max(state.peak_rss_mb, default=None),
             peak_device_mb=max(state.peak_device_mb, default=None),
             load_s=statistics.median(state.load_s) if state.load_s else None,
@@ -240,7 +285,7 @@ class Suite:
             engine=spec.engine.name,
             engine_version=spec.engine.version(),
             precision=spec.precision,
-            precision_class=spec.engine.precisions[spec.precision],
+            precision_class=precision_class,
             device=spec.device,
             status=state.status,
             error=state.error,
@@ -251,4 +296,14 @@ class Suite:
             rounds=state.rounds_done,
             build=state.build,
             metrics=metrics,
+            quality=self._quality(state, first),
+            quality_error=state.quality_error,
+            implausible=bound.get("implausible"),
         )
+
+    def _quality(self, state: _CellState, first: list[int] | None) -> Quality | None:
+        if state.quality is None or self.reference is None:
+            return None
+        return Quality(reference=self.reference.label,
+                       first_diff_token=first_difference(self.reference.greedy, first or []),
+                       **state.quality)

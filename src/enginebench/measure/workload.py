@@ -35,19 +35,19 @@ class Workload:
         return asdict(self)
 
 
-def prompt_text() -> str:
-    return (resources.files("enginebench.models") / "prompt.txt").read_text()
+def shipped_text(name: str) -> str:
+    return (resources.files("enginebench.models") / name).read_text()
 
 
-def prompt_ids(ckpt: Checkpoint, length: int) -> list[int]:
-    """BOS, then the shipped prompt text's ids repeated until the prompt is `length` long."""
+def text_ids(ckpt: Checkpoint, text: str, length: int) -> list[int]:
+    """BOS, then `text`'s ids (repeated if it is short) until there are `length` ids."""
     from tokenizers import Tokenizer
 
     tok_file = ckpt.path / "tokenizer.json"
     if not tok_file.is_file():
         raise UserError(f"{ckpt.path}: no tokenizer.json; the prompt is tokenized with it")
     tokenizer = Tokenizer.from_file(str(tok_file))
-    body = tokenizer.encode(prompt_text(), add_special_tokens=False).ids
+    body = tokenizer.encode(text, add_special_tokens=False).ids
     bos = ckpt.config.get("bos_token_id")
     ids = [bos] if isinstance(bos, int) else []
     while len(ids) < length:
@@ -56,3 +56,14 @@ def prompt_ids(ckpt: Checkpoint, length: int) -> list[int]:
         raise UserError(f"{ckpt.path}: tokenizer gives id {max(ids)} >= vocab_size "
                         f"{ckpt.vocab_size}; tokenizer and model do not match")
     return ids
+
+
+def prompt_ids(ckpt: Checkpoint, length: int) -> list[int]:
+    """The workload's prompt: the shipped prompt text's ids."""
+    return text_ids(ckpt, shipped_text("prompt.txt"), length)
+
+
+def eval_ids(ckpt: Checkpoint, length: int) -> list[int]:
+    """The quality sequence: the shipped evaluation text's ids (a different text from the
+    prompt, so a cell's output on the prompt does not feed its own quality check)."""
+    return text_ids(ckpt, shipped_text("eval.txt"), length)

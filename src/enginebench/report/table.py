@@ -10,9 +10,12 @@ from rich.text import Text
 from enginebench.results.schema import Cell, Run, Stat
 
 FORMATS = ("table", "md", "csv", "json")
+QUALITY_FIELDS = ("kl_mean", "kl_p99", "top1_agree_pct", "max_abs_logit_err",
+                  "first_diff_token", "perplexity")
 NOTE_CHARS = 400  # longer errors are cut in tables; the results file keeps the whole text
 COLUMNS = ("engine", "precision", "device", "prefill tok/s", "decode tok/s ± sd",
-           "decode CV %", "TTFT ms", "peak RSS MB", "status")
+           "decode CV %", "TTFT ms", "peak RSS MB", "KL mean", "top-1 %", "1st diff",
+           "roofline %", "status")
 
 
 def _num(x: float | None, digits: int = 1) -> str:
@@ -23,16 +26,35 @@ def _pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:.1f}"
 
 
+def _footnote(cell: Cell, text: str, notes: list[str]) -> str:
+    """Append `text` as a numbered footnote (cut to NOTE_CHARS); returns its marker."""
+    if len(text) > NOTE_CHARS:
+        text = f"{text[:NOTE_CHARS]}... (whole message in the results file)"
+    notes.append(f"[{len(notes) + 1}] {cell.engine} {cell.precision}: {text}")
+    return f"[{len(notes)}]"
+
+
 def _status(cell: Cell, notes: list[str]) -> str:
     """Short status for the table; the error text goes to a numbered footnote."""
     if cell.status == "ok":
-        return "ok" if cell.outputs_consistent is not False else "ok (reps differ)"
+        status = "ok" if cell.outputs_consistent is not False else "ok (reps differ)"
+        if cell.implausible:
+            status += f", IMPLAUSIBLE {_footnote(cell, cell.implausible, notes)}"
+        return status
     if not cell.error:
         return cell.status
-    error = cell.error if len(cell.error) <= NOTE_CHARS else \
-        f"{cell.error[:NOTE_CHARS]}... (whole message in the results file)"
-    notes.append(f"[{len(notes) + 1}] {cell.engine} {cell.precision}: {error}")
-    return f"{cell.status} [{len(notes)}]"
+    return f"{cell.status} {_footnote(cell, cell.error, notes)}"
+
+
+def _quality(cell: Cell, notes: list[str]) -> list[str]:
+    """KL mean, top-1 agreement and first differing token, or where quality failed."""
+    q = cell.quality
+    if q is None:
+        if cell.quality_error:
+            return [f"error {_footnote(cell, 'quality: ' + cell.quality_error, notes)}", "", ""]
+        return ["", "", ""]
+    first = "none" if q.first_diff_token is None else str(q.first_diff_token)
+    return [f"{q.kl_mean:.2e}", f"{q.top1_agree_pct:.1f}", first]
 
 
 def _cv_text(s: Stat | None) -> str:
@@ -55,6 +77,8 @@ def rows(run: Run, notes: list[str]) -> list[list[str]]:
             _cv_text(dec),
             _num(m.ttft_ms.median if m.ttft_ms else None),
             _num(m.peak_rss_mb, 0),
+            *_quality(c, notes),
+            _num(m.roofline_pct, 0),
             _status(c, notes),
         ])
     return out
@@ -75,7 +99,8 @@ def _csv(run: Run) -> str:
                      "precision_class", "device", "status", "error", "threads",
                      *[f"{s}_{k}" for s in stats for k in ("median", "mean", "sd", "cv")],
                      "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "peak_rss_mb", "load_s",
-                     "convert_s", "artifact_bytes"])
+                     "convert_s", "artifact_bytes", *QUALITY_FIELDS, "roofline_tps",
+                     "roofline_pct", "implausible"])
     for c in run.cells:
         m = c.metrics
         values = []
@@ -86,7 +111,9 @@ def _csv(run: Run) -> str:
         writer.writerow([run.run_id, run.machine.label, run.model.get("name"), c.engine,
                          c.engine_version, c.precision, c.precision_class, c.device, c.status,
                          c.error or "", run.workload.threads, *values, *itl, m.peak_rss_mb,
-                         m.load_s, m.convert_s, m.artifact_bytes])
+                         m.load_s, m.convert_s, m.artifact_bytes,
+                         *[getattr(c.quality, f) if c.quality else "" for f in QUALITY_FIELDS],
+                         m.roofline_tps, m.roofline_pct, c.implausible or ""])
     return buf.getvalue()
 
 

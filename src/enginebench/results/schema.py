@@ -50,6 +50,29 @@ class Metrics(_Strict):
                                     "artifact: converting, or checking the cached one")
     artifact_cached: bool | None = None
     artifact_bytes: int | None = None
+    bytes_per_token: float | None = Field(None, description="lower bound on the bytes a "
+                                          "decode step reads (measure/roofline.py)")
+    bandwidth_gbs: float | None = Field(None, description="memory bandwidth the bound uses")
+    roofline_tps: float | None = Field(None, description="decode tok/s the memory bandwidth "
+                                       "allows at most")
+    roofline_pct: float | None = Field(None, description="median decode tok/s as % of it")
+
+
+class Quality(_Strict):
+    """The cell against the fp32 reference on the same checkpoint (measure/quality.py)."""
+
+    reference: str = Field(description="engine, precision and version of the reference")
+    tokens: int = Field(description="positions compared, teacher-forced")
+    kl_mean: float
+    kl_p99: float
+    top1_agree_pct: float
+    max_abs_logit_err: float
+    first_diff_token: int | None = Field(description="index of the first generated token "
+                                         "that differs from the reference's greedy output; "
+                                         "None when all agree")
+    perplexity: float | None = Field(None, description="on the shipped evaluation text; "
+                                     "real checkpoints only")
+    seconds: float = Field(description="time of the extra forward pass, not in any rate")
 
 
 class Cell(_Strict):
@@ -68,6 +91,10 @@ class Cell(_Strict):
     rounds: int = 0
     build: dict = {}
     metrics: Metrics = Metrics()
+    quality: Quality | None = None
+    quality_error: str | None = None
+    implausible: str | None = Field(None, description="why the result is above the "
+                                    "memory-bandwidth bound; None when it is not")
 
 
 class Machine(_Strict):
@@ -99,4 +126,6 @@ class Run(_Strict):
     environment: dict
     model: dict
     workload: Workload
+    quality: dict | None = Field(None, description="the fp32 reference and the quality ids, "
+                                 "or why quality was not measured")
     cells: list[Cell]

@@ -37,7 +37,7 @@ const BACKENDS: &[&str] = &[
 /// KV cache positions allocated at load when the job states no context.
 const DEFAULT_CACHE: usize = 512;
 
-/// Block size of the q8/q4 schemes (along each weight row, the matmul's inner dimension).
+/// Block size of the q8/q4 schemes.
 const QUANT_BLOCK: u8 = 32;
 
 fn main() {
@@ -55,10 +55,14 @@ fn load(job: &Job) -> Result<Llama> {
         if job.threads > 0 {
             std::env::set_var("MATMUL_NUM_THREADS", job.threads.to_string());
         }
+        let pool = match job.threads {
+            0 => "physical cores".to_string(),
+            n => format!("MATMUL_NUM_THREADS={n}"),
+        };
         notes.push(format!(
-            "ndarray (deprecated in burn 0.22 for flex): matmul is matrixmultiply sgemm on its \
-             own pool of min(threads, 4) = {} threads; other parallel ops on rayon's pool",
-            job.threads.clamp(1, 4)
+            "ndarray backend (deprecated in burn 0.22 for flex): matmul is matrixmultiply sgemm \
+             on its own thread pool ({pool}, at most 4), packing both operands on every call; \
+             other ops on rayon's pool"
         ));
     }
 
@@ -69,8 +73,9 @@ fn load(job: &Job) -> Result<Llama> {
     if let Some(scheme) = &format.quant {
         notes.push(format!(
             "matmul weights (q,k,v,o,gate,up,down,lm_head) quantized at load by burn's \
-             Tensor::quantize_dynamic (MinMax calibration, as burn's Quantizer): {scheme:?}; \
-             embeddings and norms stay {:?}",
+             Tensor::quantize_dynamic (MinMax calibration, what burn's Quantizer runs): \
+             {scheme:?}, blocks of {QUANT_BLOCK} along the output dim of the [in, out] weight \
+             (burn's Linear layout); embeddings and norms stay {:?}",
             format.dtype
         ));
         if backend == "ndarray" {

@@ -55,7 +55,7 @@ impl Config {
         if let Some(act) = cfg.hidden_act.as_deref() {
             ensure!(act == "silu", "hidden_act {act} is not supported (only silu)");
         }
-        ensure!(cfg.num_attention_heads % cfg.kv_heads() == 0, "heads not a multiple of kv heads");
+        ensure!(cfg.num_attention_heads.is_multiple_of(cfg.kv_heads()), "heads not a multiple of kv heads");
         Ok(cfg)
     }
 
@@ -169,13 +169,13 @@ impl Llama {
         let dtype: DType = format.dtype.into();
         let (hidden, heads, kv_heads, head_dim) =
             (cfg.hidden_size, cfg.num_attention_heads, cfg.kv_heads(), cfg.head_dim());
-        let tensor = |name: &str, data: TensorData, shape: &[usize]| {
+        let checked = |name: &str, data: TensorData, shape: &[usize]| {
             ensure!(data.shape().as_slice() == shape, "{name}: shape {:?}, expected {shape:?}",
                     data.shape());
             Ok(data)
         };
         let vector = |name: &str, n: usize| -> Result<Tensor<1>> {
-            Ok(Tensor::from_data(tensor(name, ckpt.get(name)?, &[n])?, (device, dtype)))
+            Ok(Tensor::from_data(checked(name, ckpt.get(name)?, &[n])?, (device, dtype)))
         };
         // Matmul weights are held as [in, out] (burn's Linear layout, y = x W) so that the
         // matmul reads them contiguously, and quantized there when the format says so.
@@ -184,12 +184,12 @@ impl Llama {
             None => w,
         };
         let linear = |name: &str, out: usize, inp: usize| -> Result<Tensor<2>> {
-            let data = tensor(name, ckpt.get_transposed(name)?, &[inp, out])?;
+            let data = checked(name, ckpt.get_transposed(name)?, &[inp, out])?;
             Ok(quantize(Tensor::from_data(data, (device, dtype))))
         };
 
         let embed_name = "model.embed_tokens.weight";
-        let embed = tensor(embed_name, ckpt.get(embed_name)?, &[cfg.vocab_size, hidden])?;
+        let embed = checked(embed_name, ckpt.get(embed_name)?, &[cfg.vocab_size, hidden])?;
         let embed = Tensor::from_data(embed, (device, dtype));
         let lm_head_name = if cfg.tie_word_embeddings { embed_name } else { "lm_head.weight" };
         let lm_head = linear(lm_head_name, cfg.vocab_size, hidden)?;

@@ -1,0 +1,44 @@
+"""Quality of a cell against the fp32 reference: teacher-forced next-token logits compared
+position by position (KL divergence, top-1 agreement, largest logit error), the first
+generated token that differs from the reference's greedy output, and perplexity."""
+
+import numpy as np
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = logits.astype(np.float64)
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def compare_logits(reference: np.ndarray, logits: np.ndarray) -> dict:
+    """KL(reference || cell) per position (mean and p99), top-1 agreement %, max |error|."""
+    if reference.shape != logits.shape:
+        raise ValueError(f"logits of shape {logits.shape}, the reference's is "
+                         f"{reference.shape}")
+    if not np.isfinite(logits).all():
+        raise ValueError("the engine's logits contain NaN or infinity")
+    ref_lp, lp = log_softmax(reference), log_softmax(logits)
+    kl = np.maximum((np.exp(ref_lp) * (ref_lp - lp)).sum(axis=-1), 0.0)
+    return {
+        "tokens": int(reference.shape[0]),
+        "kl_mean": float(kl.mean()),
+        "kl_p99": float(np.percentile(kl, 99)),
+        "top1_agree_pct": float((reference.argmax(-1) == logits.argmax(-1)).mean() * 100),
+        "max_abs_logit_err": float(np.abs(reference.astype(np.float64) - logits).max()),
+    }
+
+
+def perplexity(logits: np.ndarray, ids: list[int]) -> float:
+    """exp of the mean negative log-likelihood of each next id under the logits."""
+    lp = log_softmax(logits[:-1])
+    nll = -lp[np.arange(len(ids) - 1), np.asarray(ids[1:])]
+    return float(np.exp(nll.mean()))
+
+
+def first_difference(reference: list[int], ids: list[int]) -> int | None:
+    """Index of the first generated token that differs from the reference; None if none."""
+    for k, (a, b) in enumerate(zip(reference, ids, strict=False)):
+        if a != b:
+            return k
+    return None if len(reference) == len(ids) else min(len(reference), len(ids))

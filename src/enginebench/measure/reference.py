@@ -1,0 +1,67 @@
+"""The fp32 reference every cell's quality is measured against: PyTorch fp32 on the same
+checkpoint, its teacher-forced logits over the quality sequence and its greedy ids for
+the run's prompt. Computed once in an isolated cell process and kept in the cache, keyed
+by checkpoint, sequences and PyTorch version."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from enginebench.engines.base import Engine
+from enginebench.engines.registry import engine_class
+from enginebench.measure.isolate import run_isolated
+from enginebench.models.checkpoint import Checkpoint
+from enginebench.paths import cache_root
+
+ENGINE = "torch"
+QUALITY_TOKENS = 256
+
+
+class ReferenceUnavailable(Exception):
+    """The reference cannot be computed here; the message says why."""
+
+
+@dataclass
+class Reference:
+    label: str
+    path: Path
+    greedy: list[int]
+
+
+def _load(path: Path, label: str) -> Reference:
+    with np.load(path) as data:
+        return Reference(label, path, data["greedy"].tolist())
+
+
+def reference(ckpt: Checkpoint, quality_ids: list[int], prompt: list[int], new_tokens: int,
+              threads: int, timeout_s: float, engine: type[Engine] | None = None
+              ) -> Reference:
+    """The cached reference for these sequences, computed now if missing or unreadable;
+    `engine` (PyTorch unless given) runs at its fp32 precision."""
+    cls = engine or engine_class(ENGINE)
+    if not cls.available():
+        raise ReferenceUnavailable(f"{cls.name} (the fp32 reference) is not installed: "
+                                   f"{cls.install}")
+    precision = next(p for p, c in cls.precisions.items() if c == "fp32")
+    label = f"{cls.name} {precision} {cls.version()}"
+    key = json.dumps([ckpt.fingerprint, quality_ids, prompt, new_tokens, label])
+    path = cache_root() / "reference" / \
+        f"{ckpt.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    if path.is_file():
+        try:
+            return _load(path, label)
+        except (OSError, ValueError, KeyError):
+            path.unlink()  # a damaged cache file is recomputed
+    path.parent.mkdir(parents=True, exist_ok=True)
+    job = {"phase": "reference", "adapter": f"{cls.__module__}:{cls.__qualname__}",
+           "checkpoint": str(ckpt.path), "model": ckpt.name, "precision": precision,
+           "device": "cpu", "threads": threads,
+           "artifact": str(ckpt.path), "quality_ids": quality_ids, "prompt_ids": prompt,
+           "new_tokens": new_tokens, "out": str(path)}
+    out = run_isolated(job, timeout_s, threads)
+    if out.result["status"] != "ok":
+        raise ReferenceUnavailable(f"the {label} reference failed: {out.result.get('error')}")
+    return _load(path, label)
