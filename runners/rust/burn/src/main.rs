@@ -34,6 +34,15 @@ const BACKENDS: &[&str] = &[
     "ndarray",
 ];
 
+/// burn's cargo features in this build besides the backends (see Cargo.toml).
+const BURN_FEATURES: &[&str] = &[
+    "std",
+    #[cfg(any(feature = "ndarray", feature = "flex"))]
+    "rayon",
+    #[cfg(any(feature = "ndarray", feature = "flex"))]
+    "simd",
+];
+
 /// KV cache positions allocated at load when the job states no context.
 const DEFAULT_CACHE: usize = 512;
 
@@ -41,15 +50,24 @@ const DEFAULT_CACHE: usize = 512;
 const QUANT_BLOCK: u8 = 32;
 
 fn main() {
-    let build = json!({"backends": BACKENDS, "rustc": env!("RUSTC_VERSION")});
-    let id = Identity { engine: "burn", version: env!("ENGINE_VERSION"), build };
+    let build = json!({
+        "backends": BACKENDS, "features": BURN_FEATURES, "rustc": env!("RUSTC_VERSION"),
+    });
+    let id = Identity {
+        engine: "burn",
+        version: env!("ENGINE_VERSION"),
+        build,
+    };
     runner_protocol::serve(id, load)
 }
 
 fn load(job: &Job) -> Result<Llama> {
     let (device, backend) = device(&job.device)?;
     let format = format(&job.precision, &device, backend)?;
-    let mut notes = vec![format!("backend: burn {} {backend}, {device:?}", env!("ENGINE_VERSION"))];
+    let mut notes = vec![format!(
+        "backend: burn {} {backend}, {device:?}",
+        env!("ENGINE_VERSION")
+    )];
     if backend == "ndarray" {
         // matrixmultiply runs its own thread pool, sized once from this variable.
         if job.threads > 0 {
@@ -69,7 +87,11 @@ fn load(job: &Job) -> Result<Llama> {
     let dir = Path::new(&job.model_dir);
     let cfg = Config::read(dir)?;
     let ckpt = Checkpoint::open(dir)?;
-    notes.push(format!("checkpoint dtypes {:?}, computing in {:?}", ckpt.dtypes()?, format.dtype));
+    notes.push(format!(
+        "checkpoint dtypes {:?}, computing in {:?}",
+        ckpt.dtypes()?,
+        format.dtype
+    ));
     if let Some(scheme) = &format.quant {
         notes.push(format!(
             "matmul weights (q,k,v,o,gate,up,down,lm_head) quantized at load by burn's \
@@ -79,11 +101,15 @@ fn load(job: &Job) -> Result<Llama> {
             format.dtype
         ));
         if backend == "ndarray" {
-            notes.push("burn-ndarray q_matmul dequantizes the i8 weight to f32 on every call, \
-                        then runs the f32 matmul".into());
+            let how = "dequantizes the i8 weight to f32 on every call, then runs the f32 matmul";
+            notes.push(format!("burn-ndarray q_matmul {how}"));
         }
     }
-    let capacity = if job.context > 0 { job.context } else { DEFAULT_CACHE };
+    let capacity = if job.context > 0 {
+        job.context
+    } else {
+        DEFAULT_CACHE
+    };
     let mut model = Llama::load(&ckpt, &cfg, &format, capacity, &device)
         .with_context(|| format!("loading {}", dir.display()))?;
     notes.push(format!(
@@ -98,7 +124,11 @@ fn load(job: &Job) -> Result<Llama> {
 #[allow(deprecated)] // burn 0.22 deprecates NdArray and LibTorch but still ships them.
 fn device(name: &str) -> Result<(Device, &'static str)> {
     let (kind, index) = match name.split_once(':') {
-        Some((kind, i)) => (kind, i.parse::<usize>().with_context(|| format!("device {name}"))?),
+        Some((kind, i)) => (
+            kind,
+            i.parse::<usize>()
+                .with_context(|| format!("device {name}"))?,
+        ),
         None => (name, 0),
     };
     #[cfg(feature = "cuda")]
@@ -111,11 +141,17 @@ fn device(name: &str) -> Result<(Device, &'static str)> {
     }
     #[cfg(feature = "metal")]
     if matches!(kind, "metal" | "mps" | "gpu") {
-        return Ok((Device::metal(burn::tensor::DeviceKind::DefaultDevice), "metal"));
+        return Ok((
+            Device::metal(burn::tensor::DeviceKind::DefaultDevice),
+            "metal",
+        ));
     }
     #[cfg(feature = "wgpu")]
     if matches!(kind, "wgpu" | "vulkan" | "gpu") {
-        return Ok((Device::wgpu(burn::tensor::DeviceKind::DefaultDevice), "wgpu"));
+        return Ok((
+            Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+            "wgpu",
+        ));
     }
     #[cfg(feature = "tch")]
     match kind {
@@ -133,7 +169,9 @@ fn device(name: &str) -> Result<(Device, &'static str)> {
         return Ok((Device::ndarray(), "ndarray"));
     }
     let _ = (kind, index);
-    unsupported(format!("device {name:?}: this build's burn backends are {BACKENDS:?}"))
+    unsupported(format!(
+        "device {name:?}: this build's burn backends are {BACKENDS:?}"
+    ))
 }
 
 /// The weight format for `precision`, if the backend can run it.
@@ -143,8 +181,10 @@ fn format(precision: &str, device: &Device, backend: &str) -> Result<Format> {
             return Ok(Format { dtype, quant: None });
         }
         let why = match backend {
-            "ndarray" => "burn-ndarray 0.22.1 has no f16/bf16 tensors: NdArray::dtype_usage \
-                          gives F16 and BF16 no storage or arithmetic (the flex backend has both)",
+            "ndarray" => {
+                "burn-ndarray 0.22.1 has no f16/bf16 tensors: NdArray::dtype_usage \
+                          gives F16 and BF16 no storage or arithmetic (the flex backend has both)"
+            }
             _ => "Backend::dtype_usage reports it unsupported",
         };
         unsupported(format!("{precision} on burn's {backend} backend: {why}"))
@@ -157,15 +197,26 @@ fn format(precision: &str, device: &Device, backend: &str) -> Result<Format> {
             .with_value(value)
             .per_block([QUANT_BLOCK], ScaleDtype::F32);
         if device.supports_dtype(DType::QFloat(scheme)) {
-            return Ok(Format { dtype: FloatDType::F32, quant: Some(scheme) });
+            return Ok(Format {
+                dtype: FloatDType::F32,
+                quant: Some(scheme),
+            });
         }
         let why = match backend {
-            "ndarray" => "burn-ndarray 0.22.1 quantizes 8-bit values only (Q8F/Q8S, symmetric, \
+            "ndarray" => {
+                "burn-ndarray 0.22.1 quantizes 8-bit values only (Q8F/Q8S, symmetric, \
                           stored as i8); its 4- and 2-bit paths exist only under its test-only \
-                          export_tests feature (Q2S per-tensor aside)",
+                          export_tests feature (Q2S per-tensor aside)"
+            }
+            "flex" => {
+                "burn-flex 0.22.1 declares quantized dtypes storage-only (dtype_usage: \
+                       Storage, no Arithmetic)"
+            }
             _ => "Backend::dtype_usage reports the scheme unsupported",
         };
-        unsupported(format!("{precision} ({scheme:?}) on burn's {backend} backend: {why}"))
+        unsupported(format!(
+            "{precision} ({scheme:?}) on burn's {backend} backend: {why}"
+        ))
     };
     match precision {
         "f32" => float(FloatDType::F32),
@@ -173,6 +224,8 @@ fn format(precision: &str, device: &Device, backend: &str) -> Result<Format> {
         "bf16" => float(FloatDType::BF16),
         "q8" => quant(QuantValue::Q8S),
         "q4" => quant(QuantValue::Q4S),
-        other => unsupported(format!("precision {other:?}: this runner knows f32, f16, bf16, q8, q4")),
+        other => unsupported(format!(
+            "precision {other:?}: this runner knows f32, f16, bf16, q8, q4"
+        )),
     }
 }

@@ -47,15 +47,24 @@ fn default_eps() -> f64 {
 impl Config {
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join("config.json");
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let cfg: Self =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        ensure!(!cfg.attention_bias && !cfg.mlp_bias, "attention_bias/mlp_bias are not supported");
+        ensure!(
+            !cfg.attention_bias && !cfg.mlp_bias,
+            "attention_bias/mlp_bias are not supported"
+        );
         if let Some(act) = cfg.hidden_act.as_deref() {
-            ensure!(act == "silu", "hidden_act {act} is not supported (only silu)");
+            ensure!(
+                act == "silu",
+                "hidden_act {act} is not supported (only silu)"
+            );
         }
-        ensure!(cfg.num_attention_heads.is_multiple_of(cfg.kv_heads()), "heads not a multiple of kv heads");
+        ensure!(
+            cfg.num_attention_heads.is_multiple_of(cfg.kv_heads()),
+            "heads not a multiple of kv heads"
+        );
         Ok(cfg)
     }
 
@@ -64,7 +73,8 @@ impl Config {
     }
 
     fn head_dim(&self) -> usize {
-        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads)
+        self.head_dim
+            .unwrap_or(self.hidden_size / self.num_attention_heads)
     }
 
     /// RoPE inverse frequencies, computed in f32 as transformers does: `theta^(-2i/d)`, with
@@ -76,9 +86,12 @@ impl Config {
             .or(self.rope_theta)
             .unwrap_or(10000.0) as f32;
         let d = self.head_dim();
-        let base: Vec<f32> =
-            (0..d / 2).map(|i| 1.0 / theta.powf((2 * i) as f32 / d as f32)).collect();
-        let scaling = params.or(self.rope_scaling.as_ref()).filter(|v| !v.is_null());
+        let base: Vec<f32> = (0..d / 2)
+            .map(|i| 1.0 / theta.powf((2 * i) as f32 / d as f32))
+            .collect();
+        let scaling = params
+            .or(self.rope_scaling.as_ref())
+            .filter(|v| !v.is_null());
         let kind = scaling
             .and_then(|v| v["rope_type"].as_str().or(v["type"].as_str()))
             .unwrap_or("default");
@@ -167,15 +180,25 @@ impl Llama {
         device: &Device,
     ) -> Result<Self> {
         let dtype: DType = format.dtype.into();
-        let (hidden, heads, kv_heads, head_dim) =
-            (cfg.hidden_size, cfg.num_attention_heads, cfg.kv_heads(), cfg.head_dim());
+        let (hidden, heads, kv_heads, head_dim) = (
+            cfg.hidden_size,
+            cfg.num_attention_heads,
+            cfg.kv_heads(),
+            cfg.head_dim(),
+        );
         let checked = |name: &str, data: TensorData, shape: &[usize]| {
-            ensure!(data.shape().as_slice() == shape, "{name}: shape {:?}, expected {shape:?}",
-                    data.shape());
+            ensure!(
+                data.shape().as_slice() == shape,
+                "{name}: shape {:?}, expected {shape:?}",
+                data.shape()
+            );
             Ok(data)
         };
         let vector = |name: &str, n: usize| -> Result<Tensor<1>> {
-            Ok(Tensor::from_data(checked(name, ckpt.get(name)?, &[n])?, (device, dtype)))
+            Ok(Tensor::from_data(
+                checked(name, ckpt.get(name)?, &[n])?,
+                (device, dtype),
+            ))
         };
         // Matmul weights are held as [in, out] (burn's Linear layout, y = x W) so that the
         // matmul reads them contiguously, and quantized there when the format says so.
@@ -191,7 +214,11 @@ impl Llama {
         let embed_name = "model.embed_tokens.weight";
         let embed = checked(embed_name, ckpt.get(embed_name)?, &[cfg.vocab_size, hidden])?;
         let embed = Tensor::from_data(embed, (device, dtype));
-        let lm_head_name = if cfg.tie_word_embeddings { embed_name } else { "lm_head.weight" };
+        let lm_head_name = if cfg.tie_word_embeddings {
+            embed_name
+        } else {
+            "lm_head.weight"
+        };
         let lm_head = linear(lm_head_name, cfg.vocab_size, hidden)?;
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
         for i in 0..cfg.num_hidden_layers {
@@ -199,10 +226,26 @@ impl Llama {
             let inter = cfg.intermediate_size;
             layers.push(Layer {
                 attn_norm: vector(&format!("{p}.input_layernorm.weight"), hidden)?,
-                q: linear(&format!("{p}.self_attn.q_proj.weight"), heads * head_dim, hidden)?,
-                k: linear(&format!("{p}.self_attn.k_proj.weight"), kv_heads * head_dim, hidden)?,
-                v: linear(&format!("{p}.self_attn.v_proj.weight"), kv_heads * head_dim, hidden)?,
-                o: linear(&format!("{p}.self_attn.o_proj.weight"), hidden, heads * head_dim)?,
+                q: linear(
+                    &format!("{p}.self_attn.q_proj.weight"),
+                    heads * head_dim,
+                    hidden,
+                )?,
+                k: linear(
+                    &format!("{p}.self_attn.k_proj.weight"),
+                    kv_heads * head_dim,
+                    hidden,
+                )?,
+                v: linear(
+                    &format!("{p}.self_attn.v_proj.weight"),
+                    kv_heads * head_dim,
+                    hidden,
+                )?,
+                o: linear(
+                    &format!("{p}.self_attn.o_proj.weight"),
+                    hidden,
+                    heads * head_dim,
+                )?,
                 mlp_norm: vector(&format!("{p}.post_attention_layernorm.weight"), hidden)?,
                 gate: linear(&format!("{p}.mlp.gate_proj.weight"), inter, hidden)?,
                 up: linear(&format!("{p}.mlp.up_proj.weight"), inter, hidden)?,
@@ -267,10 +310,16 @@ impl Llama {
         let capacity = needed.max(2 * self.capacity);
         let extra = [1, self.kv_heads, capacity - self.capacity, self.head_dim];
         let grow = |t: &Tensor<4>| {
-            Tensor::cat(vec![t.clone(), Tensor::zeros(extra, (&self.device, self.dtype))], 2)
+            Tensor::cat(
+                vec![t.clone(), Tensor::zeros(extra, (&self.device, self.dtype))],
+                2,
+            )
         };
         for cache in &mut self.cache {
-            *cache = KvCache { k: grow(&cache.k), v: grow(&cache.v) };
+            *cache = KvCache {
+                k: grow(&cache.k),
+                v: grow(&cache.v),
+            };
         }
         self.capacity = capacity;
     }
@@ -289,19 +338,30 @@ impl Llama {
             }
         }
         let table = |t: Vec<f32>| {
-            Tensor::from_data(TensorData::new(t, [1, 1, n, self.head_dim]), (&self.device, self.dtype))
+            Tensor::from_data(
+                TensorData::new(t, [1, 1, n, self.head_dim]),
+                (&self.device, self.dtype),
+            )
         };
-        Rope { cos: table(cos), sin: table(sin) }
+        Rope {
+            cos: table(cos),
+            sin: table(sin),
+        }
     }
 
-    fn layer(&self, l: &Layer, x: Tensor<2>, cache: KvCache, rope: &Rope, start: usize)
-        -> (Tensor<2>, KvCache) {
+    fn layer(
+        &self,
+        l: &Layer,
+        x: Tensor<2>,
+        cache: KvCache,
+        rope: &Rope,
+        start: usize,
+    ) -> (Tensor<2>, KvCache) {
         let n = x.dims()[0];
         let end = start + n;
         let h = rms_norm(x.clone(), &l.attn_norm, self.eps);
-        let split = |t: Tensor<2>, heads: usize| {
-            t.reshape([1, n, heads, self.head_dim]).swap_dims(1, 2)
-        };
+        let split =
+            |t: Tensor<2>, heads: usize| t.reshape([1, n, heads, self.head_dim]).swap_dims(1, 2);
         let q = rope.apply(split(linear(h.clone(), &l.q), self.heads));
         let k = rope.apply(split(linear(h.clone(), &l.k), self.kv_heads));
         let v = split(linear(h, &l.v), self.kv_heads);
@@ -314,7 +374,10 @@ impl Llama {
         let keys = repeat_kv(cache.k.clone().slice(s![.., .., 0..end, ..]), groups);
         let values = repeat_kv(cache.v.clone().slice(s![.., .., 0..end, ..]), groups);
         // Causal with the diagonal at the bottom right: query i sees keys up to start + i.
-        let options = AttentionModuleOptions { is_causal: n > 1, ..Default::default() };
+        let options = AttentionModuleOptions {
+            is_causal: n > 1,
+            ..Default::default()
+        };
         let out = attention(q, keys, values, None, None, options)
             .swap_dims(1, 2)
             .reshape([n, self.heads * self.head_dim]);
@@ -339,12 +402,14 @@ impl Llama {
 }
 
 impl runner_protocol::Model for Llama {
-    fn generate(&mut self, prompt: &[u32], n: usize, on_token: &mut dyn FnMut(u32))
-        -> Result<()> {
+    fn generate(&mut self, prompt: &[u32], n: usize, on_token: &mut dyn FnMut(u32)) -> Result<()> {
         if n == 0 {
             return Ok(());
         }
-        ensure!(!prompt.is_empty(), "generate needs at least one prompt token");
+        ensure!(
+            !prompt.is_empty(),
+            "generate needs at least one prompt token"
+        );
         self.len = 0;
         let hidden = self.forward(prompt)?;
         let mut id = self.greedy(hidden)?;
@@ -397,7 +462,13 @@ fn linear(x: Tensor<2>, w: &Tensor<2>) -> Tensor<2> {
 fn rms_norm(x: Tensor<2>, weight: &Tensor<1>, eps: f64) -> Tensor<2> {
     let dtype: FloatDType = x.dtype().into();
     let x = x.cast(FloatDType::F32);
-    let inv_rms = x.clone().square().mean_dim(1).add_scalar(eps).sqrt().recip();
+    let inv_rms = x
+        .clone()
+        .square()
+        .mean_dim(1)
+        .add_scalar(eps)
+        .sqrt()
+        .recip();
     (x * inv_rms).cast(dtype) * weight.clone().unsqueeze::<2>()
 }
 
@@ -407,5 +478,7 @@ fn repeat_kv(t: Tensor<4>, groups: usize) -> Tensor<4> {
         return t;
     }
     let [b, kv, len, d] = t.dims();
-    t.unsqueeze_dim::<5>(2).expand([b, kv, groups, len, d]).reshape([b, kv * groups, len, d])
+    t.unsqueeze_dim::<5>(2)
+        .expand([b, kv, groups, len, d])
+        .reshape([b, kv * groups, len, d])
 }
