@@ -75,6 +75,7 @@ def test_every_precision_runs_or_says_why(name: str, tiny: Checkpoint, tmp_path:
     cls = _installed(name)
     code = main(["run", "--engines", name, "--model", "tiny", "--prompt-tokens", "16",
                  "--new-tokens", "8", "--warmups", "0", "--reps", "1", "--threads", "1",
+                 "--roofline", "off",
                  "--format", "json", "--out", str(tmp_path)])
     assert code == 0
     cells = {c["precision"]: c for c in json.loads(capsys.readouterr().out)["cells"]}
@@ -85,6 +86,10 @@ def test_every_precision_runs_or_says_why(name: str, tiny: Checkpoint, tmp_path:
             assert cell["tokens_generated"] == 8
             assert cell["metrics"]["artifact_bytes"] > 0
             assert (cell["metrics"]["convert_s"] > 0) is cls.needs_artifact(precision)
+            # quality against torch fp32 was measured for every ok cell
+            assert cell["quality"]["tokens"] == 256, cell["quality_error"]
+            assert 0 <= cell["quality"]["kl_mean"] < 10
         else:
             assert cell["error"]
     assert cells[FP32[name]]["status"] == "ok"
+    assert cells[FP32[name]]["quality"]["kl_mean"] < 1e-4  # fp32 against fp32

@@ -48,6 +48,9 @@ def test_every_precision_on_tiny(tiny: Checkpoint, tmp_path: Path,
         assert cell["tokens_generated"] == 8
         assert cell["metrics"]["decode_tps"]["median"] > 0
         assert cell["metrics"]["peak_rss_mb"] > 100  # torch itself is in the process
+        assert cell["metrics"]["roofline_pct"] > 0 and cell["implausible"] is None
+        assert cell["quality"]["perplexity"] is None  # a preset: random weights
+    assert doc["environment"]["memory_bandwidth"]["points"][0]["read_gbs"] > 0
     assert cells["fp32"]["output_ids"] == cells["fp32"]["output_ids"]
     assert doc["environment"]["engines"]["torch"]["build"]["cpu_capability"]
     assert list((tmp_path).glob("*/*.json"))
@@ -62,10 +65,12 @@ def test_model_dir_gqa_checkpoint(tmp_path: Path, tied: bool,
     config = json.loads((ckpt_dir / "config.json").read_text())
     assert config["num_key_value_heads"] == 2 and config["tie_word_embeddings"] is tied
     doc = _run_json(capsys, "--model", str(ckpt_dir), "--precisions", "fp32",
-                    "--out", str(tmp_path / "results"))
+                    "--roofline", "off", "--out", str(tmp_path / "results"))
     assert doc["model"]["name"] == "my-gqa-model"
     assert doc["model"]["num_kv_heads"] == 2
     assert doc["model"]["tie_word_embeddings"] is tied
     (cell,) = doc["cells"]
     assert cell["status"] == "ok", cell["error"]
     assert cell["tokens_generated"] == 8
+    # not a preset: perplexity on the evaluation text (random weights: near the vocabulary)
+    assert 1 < cell["quality"]["perplexity"] < 10 * 32000
