@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 bandwidth = {"error": str(e)}
                 err.print(Text(f"no roofline: {e}"))
     suite = Suite(ckpt, specs, workload, args.machine or default_machine_label(), args.out,
-                  quality=args.quality == "on", bandwidth=bandwidth)
+                  timeout_s=args.timeout, quality=args.quality == "on", bandwidth=bandwidth)
     err.print(f"{len(specs)} cells x {workload.rounds} rounds -> {suite.path}")
 
     total = len(specs) * workload.rounds
