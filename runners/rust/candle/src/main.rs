@@ -138,6 +138,10 @@ fn load_gguf(job: &Job, device: &Device) -> Result<Weights> {
 }
 
 fn load(job: &Job) -> Result<Candle> {
+    if job.threads > 0 {
+        // candle's barrier pool for quantized matmul reads this at its first use
+        std::env::set_var("CANDLE_NUM_THREADS", job.threads.to_string());
+    }
     let device = device(&job.device)?;
     let weights = match job.precision.as_str() {
         "f32" => load_float(job, DType::F32, &device)?,

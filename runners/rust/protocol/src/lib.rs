@@ -184,11 +184,9 @@ pub fn serve<M: Model>(id: Identity, load: impl FnOnce(&Job) -> anyhow::Result<M
     }));
     let job = read_job(&mut std::io::stdin().lock().lines());
     if job.threads > 0 {
-        // Set before any pool exists, as a user would: rayon's global pool (candle's gemm,
-        // burn's ndarray) sizes itself from RAYON_NUM_THREADS, candle's own barrier pool
-        // for quantized matmul from CANDLE_NUM_THREADS.
+        // Set before any pool exists, as a user would: rayon's global pool sizes itself
+        // from it. Engines with pools of their own size them in their `load`.
         std::env::set_var("RAYON_NUM_THREADS", job.threads.to_string());
-        std::env::set_var("CANDLE_NUM_THREADS", job.threads.to_string());
     }
     answer(&id, &job, load);
     std::process::exit(0)
