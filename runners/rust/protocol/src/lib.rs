@@ -198,7 +198,7 @@ fn answer<M: Model>(id: &Identity, job: &Job, load: impl FnOnce(&Job) -> anyhow:
     emit(json!({
         "event": "ready", "engine": id.engine, "version": id.version, "build": id.build,
         "load_s": started.elapsed().as_secs_f64(), "now": now(),
-        "threads": rayon::current_num_threads(), "notes": model.notes(),
+        "threads": job.threads, "notes": model.notes(),
     }));
     if job.reps > 0 {
         for _ in 0..job.warmups {
