@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the engines need to build or run; installed only when missing.
-# gcc/g++/cmake build llama.cpp; clang is what tinygrad's CPU device compiles kernels with.
+# gcc/g++/cmake build llama.cpp; clang is what tinygrad's CPU device compiles kernels with;
+# chromium and chromium-driver run the site's browser test (tests/test_site.py).
 set -euo pipefail
-packages=(python3-venv gcc g++ cmake git clang)
+packages=(python3-venv gcc g++ cmake git clang chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

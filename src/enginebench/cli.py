@@ -1,4 +1,4 @@
-"""The `enginebench` command line: run, show, list, models."""
+"""The `enginebench` command line: run, show, list, models, site."""
 
 import argparse
 import sys
@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list model presets, or generate them")
     models.add_argument("--generate", metavar="NAME", nargs="+", choices=list(PRESETS),
                         help="generate these presets into the cache now")
+    site = sub.add_parser("site", help="build the static site from the results in data/")
+    site.add_argument("--data", type=Path, default=Path("data"),
+                      help="folder with results/<machine>/*.json and features.yaml")
+    site.add_argument("--out", type=Path, default=Path("build/site"))
+    site.add_argument("--serve", action="store_true",
+                      help="after building, serve it on http://127.0.0.1:PORT/")
+    site.add_argument("--port", type=int, default=8000)
     return ap
 
 
@@ -167,6 +174,20 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_site(args: argparse.Namespace, console: Console) -> int:
+    from enginebench.site.build import build_site, serve
+
+    with console.status("building the site"):
+        report = build_site(Path.cwd(), args.data, args.out)
+    for skipped in report.results.skipped:
+        console.print(Text(f"skipped {skipped.reason}"), style="yellow")
+    console.print(f"{len(report.results.runs)} runs, {report.pages} pages: rendered in "
+                  f"{report.render_s:.1f} s, mkdocs build {report.mkdocs_s:.1f} s -> {args.out}")
+    if args.serve:
+        serve(args.out, args.port)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # piped output is not cut to 80 columns
@@ -178,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_show(args, console)
         if args.command == "list":
             return cmd_list(console)
+        if args.command == "site":
+            return cmd_site(args, console)
         return cmd_models(args, console)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)  # one line, never wrapped

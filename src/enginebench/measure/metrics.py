@@ -1,5 +1,6 @@
 """Every metric of a cell, computed from per-token timestamps the same way for every engine."""
 
+import functools
 import itertools
 import math
 import statistics
@@ -57,6 +58,11 @@ def _cv(values: list[float]) -> float | None:
     return statistics.stdev(values) / mean if mean else None
 
 
+@functools.cache
+def _t975(dof: int) -> float:
+    return float(stats.t.ppf(0.975, dof))
+
+
 def summarize(samples: list[float], rounds: list[int] | None = None) -> dict:
     """Median, mean, sample sd, 95% CI of the mean (Student t), CV, outliers, raw samples.
 
@@ -67,7 +73,7 @@ def summarize(samples: list[float], rounds: list[int] | None = None) -> dict:
     mean = statistics.fmean(samples)
     sd = statistics.stdev(samples) if n > 1 else 0.0
     if n > 1:
-        half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+        half = _t975(n - 1) * sd / math.sqrt(n)
         ci95 = [mean - half, mean + half]
     else:
         ci95 = [mean, mean]

@@ -46,10 +46,18 @@ def _field_error(path: Path, err: ValidationError) -> UserError:
 def load_run(path: Path) -> Run:
     """Read and validate a run document; any problem is one line naming file and field."""
     try:
-        data = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError as e:
         raise UserError(f"{path}: no such results file") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not valid JSON ({e})") from e
+    try:
+        return Run.model_validate_json(text)  # the fast path; a bad file is explained below
+    except ValidationError:
+        pass
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
         raise UserError(f"{path}: not valid JSON ({e})") from e
     if not isinstance(data, dict):
         raise UserError(f"{path}: field (document): expected a JSON object")

@@ -1,0 +1,1 @@
+"""The published site: committed results rendered through Jinja2 templates and mkdocs-material."""

@@ -1,0 +1,136 @@
+"""The feature matrix: each engine x feature cell is verified by a run, or claimed in
+data/features.yaml with its source, or shown unsupported, failed or contradicted."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, HttpUrl, ValidationError
+
+from enginebench.engines.registry import ENGINES
+from enginebench.errors import UserError
+from enginebench.results.schema import Cell, Run
+
+Verdict = Literal["verified", "claimed", "unsupported", "failed", "contradicted", "unknown"]
+
+# Evidence a cell gives, as data: a precision class or a device proves a feature.
+PRECISION_FEATURES = {"fp16": "fp16", "bf16": "fp16", "int8": "int8", "int4": "int4"}
+DEVICE_FEATURES = {"cpu": "cpu", "cuda": "cuda", "rocm": "rocm", "hip": "rocm", "xpu": "oneapi",
+                   "sycl": "oneapi", "mps": "apple", "metal": "apple"}
+
+
+class Feature(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    label: str
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    claim: Literal["supported", "partial", "unsupported"]
+    source: HttpUrl
+    note: str | None = None
+
+
+class FeatureClaims(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    features: list[Feature]
+    claims: dict[str, dict[str, Claim]]
+
+
+@dataclass
+class Evidence:
+    """One run's cell that shows a feature working or not."""
+
+    run: Run
+    cell: Cell
+
+    @property
+    def ok(self) -> bool:
+        return self.cell.status == "ok"
+
+
+@dataclass
+class MatrixCell:
+    verdict: Verdict
+    claim: Claim | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def shown(self) -> Evidence | None:
+        """The evidence the page links: the latest working run, else the latest failure."""
+        good = [e for e in self.evidence if e.ok]
+        pool = good or self.evidence
+        return max(pool, key=lambda e: e.run.created_at) if pool else None
+
+
+@dataclass
+class Matrix:
+    features: list[Feature]
+    engines: list[str]
+    cells: dict[tuple[str, str], MatrixCell]
+
+
+def load_claims(path: Path) -> FeatureClaims:
+    """Read and validate features.yaml; problems are one line naming the file and the field."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError as e:
+        raise UserError(f"{path}: no feature claims file (data/features.yaml)") from e
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({e})") from e
+    try:
+        claims = FeatureClaims.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UserError(f"{path}: field {where}: {first['msg']}") from e
+    ids = {f.id for f in claims.features}
+    for engine, by_feature in claims.claims.items():
+        for feature in by_feature:
+            if feature not in ids:
+                raise UserError(f"{path}: claims.{engine}.{feature}: unknown feature "
+                                f"(features are {', '.join(sorted(ids))})")
+    return claims
+
+
+def features_of(cell: Cell) -> set[str]:
+    """Features a cell exercises: inference always, plus its precision class and device."""
+    out = {"inference", DEVICE_FEATURES.get(cell.device, "")}
+    out.add(PRECISION_FEATURES.get(cell.precision_class, ""))
+    return out - {""}
+
+
+def _verdict(feature: str, evidence: list[Evidence], claim: Claim | None) -> Verdict:
+    says_yes = claim is not None and claim.claim != "unsupported"
+    if any(e.ok for e in evidence):
+        return "contradicted" if claim is not None and not says_yes else "verified"
+    if evidence:
+        if says_yes:
+            # a precision that failed on the devices tried may still work on another one
+            scoped = feature in PRECISION_FEATURES.values()
+            return "claimed" if scoped else "contradicted"
+        failed = any(e.cell.status in ("failed", "timeout") for e in evidence)
+        return "failed" if failed else "unsupported"
+    if claim is None:
+        return "unknown"
+    return "claimed" if says_yes else "unsupported"
+
+
+def build_matrix(claims: FeatureClaims, runs: list[Run]) -> Matrix:
+    """Engines as columns (registered ones first, then any other seen in runs or claims)."""
+    seen = {c.engine for r in runs for c in r.cells} | set(claims.claims)
+    engines = [e for e in ENGINES if e in seen] + sorted(seen - set(ENGINES))
+    evidence: dict[tuple[str, str], list[Evidence]] = {}
+    for run in runs:
+        for cell in run.cells:
+            for feature in features_of(cell):
+                evidence.setdefault((cell.engine, feature), []).append(Evidence(run, cell))
+    cells = {}
+    for engine in engines:
+        for f in claims.features:
+            claim = claims.claims.get(engine, {}).get(f.id)
+            ev = evidence.get((engine, f.id), [])
+            cells[(engine, f.id)] = MatrixCell(_verdict(f.id, ev, claim), claim, ev)
+    return Matrix(claims.features, engines, cells)

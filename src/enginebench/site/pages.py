@@ -1,0 +1,190 @@
+"""Renders the generated pages (Markdown with escaped HTML blocks) from the runs, the
+feature claims and the templates, into the MkDocs source folder."""
+
+import json
+import re
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from enginebench.results.schema import Run
+from enginebench.site import charts
+from enginebench.site.features import FeatureClaims, build_matrix
+from enginebench.site.mkdocs_hook import FRAGMENTS, sidecar
+from enginebench.site.records import Results, model_name
+from enginebench.site.tables import cell_table
+
+# generated, never hand-written: cleared before each render and ignored by git
+GENERATED = ("index.md", "features.md", "trends", "pareto", "runs", FRAGMENTS)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "x"
+
+
+def mdtext(text: str) -> Markup:
+    """Escaped for HTML, and Markdown's inline markers made literal (for headings)."""
+    return Markup(re.sub(r"([\\`*_\[\]|])", r"\\\1", str(escape(text))))
+
+
+def pretty(value: Any) -> str:
+    return json.dumps(value, indent=1, default=str)
+
+
+def environment(templates: Path) -> Environment:
+    env = Environment(loader=FileSystemLoader(templates), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters.update(slug=slug, mdtext=mdtext, pretty=pretty)
+    return env
+
+
+def machine_summary(run: Run) -> str:
+    m = run.machine
+    parts = [f"{m.cpu} ({m.arch})", f"{m.physical_cores} cores / {m.logical_cores} threads",
+             f"{m.ram_gb:g} GB RAM", "GPU: " + (", ".join(m.gpu) if m.gpu else "none")]
+    bw = _bandwidth(run)
+    if bw:
+        parts.append(bw)
+    return " · ".join(parts)
+
+
+def _bandwidth(run: Run) -> str:
+    points = (run.environment.get("memory_bandwidth") or {}).get("points") or []
+    if not points:
+        return ""
+    best = max(max(p.get("read_gbs", 0), p.get("copy_gbs", 0), p.get("triad_gbs", 0))
+               for p in points)
+    return f"memory bandwidth up to {best:.0f} GB/s (STREAM-style, measured with the run)"
+
+
+def workload_summary(run: Run) -> str:
+    w = run.workload
+    return (f"pp{w.prompt_tokens} tg{w.new_tokens}, {w.threads} threads, {w.warmups} warm-up, "
+            f"{w.reps} reps x {w.rounds} round{'s' if w.rounds != 1 else ''}")
+
+
+def _env_rows(run: Run) -> list[tuple[str, str]]:
+    m, env = run.machine, run.environment
+    rows = [("machine", m.label), ("CPU", f"{m.cpu} ({m.arch})"),
+            ("cores", f"{m.physical_cores} physical, {m.logical_cores} logical"),
+            ("RAM", f"{m.ram_gb:g} GB"), ("GPU", ", ".join(m.gpu) or "none"),
+            ("model", pretty(run.model)), ("workload", workload_summary(run)),
+            ("prompt ids", f"{len(run.workload.prompt_ids)} ids")]
+    for key, value in env.items():
+        if key == "engines":
+            continue
+        text = " ".join(map(str, value)) if isinstance(value, list) else (
+            pretty(value) if isinstance(value, dict) else str(value))
+        rows.append((key, text))
+    return rows
+
+
+class Renderer:
+    """Writes every generated page of one site into `docs` (the MkDocs source folder)."""
+
+    def __init__(self, templates: Path, docs: Path, results: Results, claims: FeatureClaims):
+        self.env = environment(templates)
+        self.env.globals["fragment"] = self._fragment
+        self.fragments: list[str] = []
+        self.docs, self.results, self.claims = docs, results, claims
+        self.built = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    def _fragment(self, caller: Any) -> Markup:
+        """Keep the HTML of a `{% call fragment() %}` block for the MkDocs hook; the page
+        gets a placeholder, as a block of its own."""
+        self.fragments.append(str(caller()))
+        return Markup(f"\n\n<!-- enginebench-fragment {len(self.fragments) - 1} -->\n\n")
+
+    def _write(self, rel: str, template: str, **context: Any) -> None:
+        path = self.docs / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fragments = []
+        path.write_text(self.env.get_template(template).render(**context))
+        if self.fragments:
+            store = sidecar(self.docs, rel)
+            store.parent.mkdir(parents=True, exist_ok=True)
+            store.write_text(json.dumps(self.fragments))
+
+    def render_all(self) -> int:
+        """Clear the previous generated pages, write the new ones; returns the page count."""
+        for name in GENERATED:
+            target = self.docs / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            target.unlink(missing_ok=True)
+        machines = self.results.machines()
+        self._home(machines)
+        self._features()
+        self._per_machine(machines)
+        for run in self.results.runs:
+            self._run_page(run)
+        self._write("runs/index.md", "runs.md.j2", runs=self.results.runs[::-1])
+        return 5 + 2 * len(machines) + len(self.results.runs)
+
+    def _home(self, machines: list[str]) -> None:
+        out = []
+        for label in machines:
+            tables = []
+            for model in self.results.models(label):
+                run = self.results.latest(label, model)
+                tables.append({"model": model, "run_id": run.run_id, "slug": slug(run.run_id),
+                               "date": run.created_at.strftime("%Y-%m-%d"),
+                               "workload": workload_summary(run), "table": cell_table(run)})
+            latest = self.results.of(label)[-1]
+            out.append({"label": label, "summary": machine_summary(latest), "tables": tables})
+        self._write("index.md", "index.md.j2", machines=out, results=self.results,
+                    built=self.built)
+
+    def _features(self) -> None:
+        matrix = build_matrix(self.claims, self.results.runs)
+        failed = [(f"{e} · {f.label}", ev) for (e, fid), c in matrix.cells.items()
+                  for f in matrix.features if f.id == fid
+                  if (ev := c.shown) and not ev.ok]
+        self._write("features.md", "features.md.j2", matrix=matrix, failed_cells=failed)
+
+    def _per_machine(self, machines: list[str]) -> None:
+        index = []
+        for label in machines:
+            runs = self.results.of(label)
+            summary = machine_summary(runs[-1])
+            models = self.results.models(label)
+            index.append({"label": label, "slug": slug(label), "summary": summary,
+                          "models": [(m, len(self.results.of(label, m))) for m in models]})
+            trends, paretos = [], []
+            for model in models:
+                of_model = self.results.of(label, model)
+                spec = charts.trends_chart(of_model, "../runs/{run_id}.html")
+                if spec:
+                    trends.append({"model": model, "spec": spec, "runs": len(of_model),
+                                   "first": of_model[0].created_at.strftime("%Y-%m-%d"),
+                                   "last": of_model[-1].created_at.strftime("%Y-%m-%d")})
+                latest = of_model[-1]
+                paretos.append({"model": model, "run_id": latest.run_id,
+                                "date": latest.created_at.strftime("%Y-%m-%d"),
+                                "charts": charts.pareto_charts(latest)})
+            self._write(f"trends/{slug(label)}.md", "trends.md.j2", machine=label,
+                        summary=summary, models=trends)
+            self._write(f"pareto/{slug(label)}.md", "pareto.md.j2", machine=label,
+                        summary=summary, models=paretos)
+        for kind, title, intro in (
+                ("trends", "Trends", "Decode and prefill tok/s over time and over engine "
+                 "versions, per machine and model."),
+                ("pareto", "Pareto fronts", "Decode tok/s against peak memory and against "
+                 "quality loss, per machine, from each model's latest run.")):
+            self._write(f"{kind}/index.md", "machines.md.j2", title=title, intro=intro,
+                        machines=index)
+
+    def _run_page(self, run: Run) -> None:
+        failures = [c for c in run.cells if c.status != "ok"]
+        notes = [(c, n) for c in run.cells for n in c.notes]
+        engines = sorted((run.environment.get("engines") or {}).items())
+        self._write(f"runs/{slug(run.run_id)}.md", "run.md.j2", run=run,
+                    model=model_name(run), table=cell_table(run),
+                    samples=charts.samples_chart(run), failures=failures, notes=notes,
+                    environment=_env_rows(run), engines=engines,
+                    quality={k: v for k, v in (run.quality or {}).items() if k != "ids"})

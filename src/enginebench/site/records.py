@@ -1,0 +1,61 @@
+"""Every results file under the data folder as validated runs; an unreadable file is listed,
+never fatal."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from enginebench.errors import UserError
+from enginebench.results.schema import Cell, Run
+from enginebench.results.store import list_runs, load_run
+
+
+@dataclass
+class Skipped:
+    path: Path
+    reason: str
+
+
+@dataclass
+class Results:
+    """Runs oldest first, and the files that could not be read with the reason."""
+
+    runs: list[Run] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def machines(self) -> list[str]:
+        return sorted({r.machine.label for r in self.runs})
+
+    def models(self, machine: str) -> list[str]:
+        return sorted({model_name(r) for r in self.runs if r.machine.label == machine})
+
+    def of(self, machine: str, model: str | None = None) -> list[Run]:
+        return [r for r in self.runs if r.machine.label == machine
+                and (model is None or model_name(r) == model)]
+
+    def latest(self, machine: str, model: str) -> Run:
+        return self.of(machine, model)[-1]
+
+
+def model_name(run: Run) -> str:
+    return str(run.model.get("name") or "unnamed")
+
+
+def cell_key(cell: Cell) -> str:
+    """One line of a chart or one row of a table: engine and precision (and a non-CPU device)."""
+    device = "" if cell.device == "cpu" else f" @{cell.device}"
+    return f"{cell.engine} {cell.precision}{device}"
+
+
+def load_results(data_dir: Path) -> Results:
+    """Read `data_dir/results/<machine>/*.json`; bad files go to `skipped` with the reason."""
+    if not data_dir.is_dir():
+        raise UserError(f"{data_dir}: no such data folder (results are under "
+                        "data/results/<machine>/; pass --data DIR)")
+    out = Results()
+    for path in list_runs(data_dir / "results"):
+        try:
+            out.runs.append(load_run(path))
+        except UserError as e:
+            out.skipped.append(Skipped(path, str(e)))
+    out.runs.sort(key=lambda r: (r.created_at, r.run_id))
+    return out

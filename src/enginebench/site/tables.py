@@ -1,0 +1,123 @@
+"""A run's cells as table rows for the site: formatted figures, the best of each column
+marked, and every failure, unsupported precision or implausible figure as a footnote."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from enginebench.results.schema import Cell, Run
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[Cell], float | None]
+    text: Callable[[Cell], str]
+    better: Literal["max", "min"] | None = None
+    optional: bool = False  # shown only when some cell of the run has a value
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "" if x is None else f"{x:,.{digits}f}"
+
+
+def _median(name: str) -> Callable[[Cell], float | None]:
+    def get(c: Cell) -> float | None:
+        stat = getattr(c.metrics, name)
+        return stat.median if stat else None
+    return get
+
+
+def _decode_text(c: Cell) -> str:
+    d = c.metrics.decode_tps
+    return f"{d.median:,.1f} ± {d.sd:,.1f}" if d else ""
+
+
+def _quality(name: str) -> Callable[[Cell], float | None]:
+    return lambda c: getattr(c.quality, name) if c.quality else None
+
+
+COLUMNS = (
+    Column("decode tok/s (median ± sd)", _median("decode_tps"), _decode_text, "max"),
+    Column("prefill tok/s", _median("prefill_tps"), lambda c: _fmt(_median("prefill_tps")(c)),
+           "max"),
+    Column("TTFT ms", _median("ttft_ms"), lambda c: _fmt(_median("ttft_ms")(c)), "min"),
+    Column("peak RSS MB", lambda c: c.metrics.peak_rss_mb,
+           lambda c: _fmt(c.metrics.peak_rss_mb, 0), "min"),
+    Column("KL mean", _quality("kl_mean"),
+           lambda c: f"{c.quality.kl_mean:.2e}" if c.quality else "", "min", optional=True),
+    Column("top-1 %", _quality("top1_agree_pct"),
+           lambda c: _fmt(_quality("top1_agree_pct")(c)), "max", optional=True),
+    Column("roofline %", lambda c: c.metrics.roofline_pct,
+           lambda c: _fmt(c.metrics.roofline_pct, 0), "max", optional=True),
+)
+
+
+@dataclass
+class Entry:
+    text: str
+    best: bool = False
+
+
+@dataclass
+class Row:
+    engine: str
+    version: str
+    precision: str
+    device: str
+    status: str
+    entries: list[Entry]
+    notes: list[int] = field(default_factory=list)  # footnote numbers
+    reason: str = ""  # the whole footnote text, for the hover title
+
+
+@dataclass
+class CellTable:
+    headers: list[str]
+    rows: list[Row]
+    notes: list[str]
+
+
+def _comparable(c: Cell) -> bool:
+    return c.status == "ok" and not c.implausible
+
+
+def _best(cells: list[Cell], col: Column) -> float | None:
+    values = [v for c in cells if _comparable(c) and (v := col.value(c)) is not None]
+    if not values or col.better is None or len(values) < 2:
+        return None
+    return max(values) if col.better == "max" else min(values)
+
+
+def _reasons(c: Cell) -> list[str]:
+    out = []
+    if c.status != "ok":
+        out.append(f"{c.status}: {c.error or 'no message recorded'}")
+    if c.implausible:
+        out.append(f"implausible: {c.implausible}")
+    if c.quality_error:
+        out.append(f"quality not measured: {c.quality_error}")
+    if c.outputs_consistent is False:
+        out.append("repetitions generated different ids")
+    return out
+
+
+def cell_table(run: Run) -> CellTable:
+    """One row per cell in run order; empty optional columns are left out."""
+    cols = [col for col in COLUMNS
+            if not col.optional or any(col.value(c) is not None for c in run.cells)]
+    best = {col.header: _best(run.cells, col) for col in cols}
+    notes: list[str] = []
+    rows = []
+    for c in run.cells:
+        entries = [Entry(col.text(c), _comparable(c) and best[col.header] is not None
+                         and col.value(c) == best[col.header]) for col in cols]
+        reasons = _reasons(c)
+        refs = []
+        for text in reasons:
+            notes.append(f"{c.engine} {c.precision}: {text}")
+            refs.append(len(notes))
+        status = c.status + (", implausible" if c.implausible else "")
+        rows.append(Row(c.engine, c.engine_version or "", c.precision, c.device, status,
+                        entries, refs, "\n".join(reasons)))
+    return CellTable([col.header for col in cols], rows, notes)

@@ -1,0 +1,247 @@
+"""The site: feature verdicts, best marks, a build from synthetic runs (escaping, links,
+a corrupt file), and the built pages in headless Chromium with no request leaving 127.0.0.1."""
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from enginebench.cli import main
+from enginebench.results.store import run_path, save_run
+from enginebench.site.build import build_site, local_server
+from enginebench.site.charts import pareto_front
+from enginebench.site.features import Claim, Feature, FeatureClaims, build_matrix, load_claims
+from enginebench.site.synthetic import synthetic_run
+from enginebench.site.tables import cell_table
+
+ROOT = Path(__file__).resolve().parent.parent
+PAYLOAD = "<script>window.__enginebenchXss = 1</script>"
+ESCAPED = "&lt;script&gt;window.__enginebenchXss = 1&lt;/script&gt;"
+PAGES = ("index.html", "features.html", "trends/index.html", "trends/synthetic-a.html",
+         "pareto/index.html", "pareto/synthetic-a.html", "runs/index.html", "methodology.html")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two synthetic machines, three nights each; the latest run of machine a carries markup
+    in an engine version and an error message; one results file is corrupt."""
+    tmp = tmp_path_factory.mktemp("site")
+    results = tmp / "data" / "results"
+    for i, machine in enumerate(("synthetic-a", "synthetic-b")):
+        for day in range(3):
+            run = synthetic_run(machine, datetime(2026, 1, 1 + day, 3), seed=10 * i + day,
+                                versions={"torch": f"2.{day}.0"})
+            save_run(run, run_path(results, run))
+    hostile = synthetic_run("synthetic-a", datetime(2026, 1, 9, 3), seed=99,
+                            versions={"torch": PAYLOAD})
+    failed = next(c for c in hostile.cells if c.status == "failed")
+    failed.error = f"crashed: {PAYLOAD}"
+    save_run(hostile, run_path(results, hostile))
+    (results / "synthetic-a" / "corrupt.json").write_text('{"schema_version": 1, "cells": [')
+    shutil.copy(ROOT / "data" / "features.yaml", tmp / "data" / "features.yaml")
+    report = build_site(ROOT, tmp / "data", tmp / "out", docs=tmp / "docs")
+    assert len(report.results.runs) == 7
+    assert [s.path.name for s in report.results.skipped] == ["corrupt.json"]
+    (tmp / "out" / "hostile-run.txt").write_text(hostile.run_id)
+    return tmp / "out"
+
+
+def test_shipped_claims_are_valid() -> None:
+    claims = load_claims(ROOT / "data" / "features.yaml")
+    assert {f.id for f in claims.features} >= {"inference", "int8", "int4", "cuda", "training"}
+    assert all(str(c.source).startswith("https://") for by in claims.claims.values()
+               for c in by.values())
+
+
+def test_verdicts() -> None:
+    run = synthetic_run("synthetic-a", datetime(2026, 1, 1), seed=1)
+    cuda = synthetic_run("synthetic-a", datetime(2026, 1, 2), seed=2)
+    for c in cuda.cells:
+        c.device, c.status, c.error = "cuda", "unsupported", "no CUDA device"
+    src = "https://example.org/docs"
+    claims = FeatureClaims(
+        features=[Feature(id=f, label=f) for f in ("inference", "fp16", "cuda", "training")],
+        claims={"candle": {"fp16": Claim(claim="unsupported", source=src)},
+                "ctranslate2": {"fp16": Claim(claim="supported", source=src)},
+                "torch": {"cuda": Claim(claim="supported", source=src),
+                          "training": Claim(claim="supported", source=src)}})
+    matrix = build_matrix(claims, [run, cuda])
+    verdict = {key: cell.verdict for key, cell in matrix.cells.items()}
+    assert verdict[("torch", "inference")] == "verified"
+    assert verdict[("candle", "fp16")] == "contradicted"  # runs, though the claim says no
+    assert verdict[("ctranslate2", "fp16")] == "claimed"  # unsupported on cpu, claimed at all
+    assert verdict[("torch", "cuda")] == "contradicted"  # a cuda run could not
+    assert verdict[("torch", "training")] == "claimed"
+    assert verdict[("burn", "fp16")] == "failed"
+    assert verdict[("llamacpp", "cuda")] == "unsupported"
+    assert verdict[("llamacpp", "training")] == "unknown"
+    shown = matrix.cells[("torch", "inference")].shown
+    assert shown is not None and shown.ok and shown.run is run
+
+
+def test_best_is_marked_among_plausible_cells_only() -> None:
+    run = synthetic_run("synthetic-a", datetime(2026, 1, 1), seed=3)
+    ok = [c for c in run.cells if c.status == "ok"]
+    fastest = max(ok, key=lambda c: c.metrics.decode_tps.median)
+    fastest.implausible = "above the bound"
+    table = cell_table(run)
+    decode = table.headers.index("decode tok/s (median ± sd)")
+    marked = [r for r in table.rows if r.entries[decode].best]
+    second = max((c for c in ok if c is not fastest), key=lambda c: c.metrics.decode_tps.median)
+    assert [(r.engine, r.precision) for r in marked] == [(second.engine, second.precision)]
+    assert any("implausible: above the bound" in n for n in table.notes)
+    assert all(r.notes for r in table.rows if r.status != "ok")
+
+
+def test_pareto_front() -> None:
+    pts = [{"m": 1, "d": 5}, {"m": 2, "d": 4}, {"m": 3, "d": 9}, {"m": 3, "d": 1}]
+    assert pareto_front(pts, "m", "d") == [{"m": 1, "d": 5}, {"m": 3, "d": 9}]
+
+
+def test_every_page_kind_is_built(site: Path) -> None:
+    hostile = (site / "hostile-run.txt").read_text()
+    for page in (*PAGES, f"runs/{hostile}.html"):
+        assert (site / page).is_file(), page
+
+
+def test_markup_from_results_is_escaped(site: Path) -> None:
+    hostile = (site / "hostile-run.txt").read_text()
+    for page in ("index.html", f"runs/{hostile}.html"):
+        html = (site / page).read_text()
+        assert ESCAPED in html, page
+    for page in site.rglob("*.html"):
+        assert PAYLOAD not in page.read_text(), page
+
+
+def test_site_command_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["site", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "no such data folder" in capsys.readouterr().err
+    (tmp_path / "results").mkdir()
+    (tmp_path / "features.yaml").write_text("features: [{id: x}]\n")
+    assert main(["site", "--data", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "features.0.label: Field required" in capsys.readouterr().err
+
+
+def test_unreadable_results_file_is_listed_not_fatal(site: Path) -> None:
+    html = (site / "index.html").read_text()
+    assert "corrupt.json" in html and "not valid JSON" in html
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append((tag, value))
+
+
+def test_links_resolve_and_assets_are_local(site: Path) -> None:
+    for page in site.rglob("*.html"):
+        parser = _Links()
+        parser.feed(page.read_text())
+        for tag, link in parser.links:
+            url = urlsplit(link)
+            if url.scheme or url.netloc:
+                assert tag == "a", f"{page}: {tag} loads {link} from off the site"
+                continue
+            if not url.path:
+                continue
+            base = site if url.path.startswith("/") else page.parent
+            target = (base / url.path.lstrip("/")).resolve()
+            assert target.exists(), f"{page.relative_to(site)}: broken link {link}"
+
+
+# ---- the browser -------------------------------------------------------------------------
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def served(site: Path) -> Iterator[str]:
+    server = local_server(site, 0)  # what `enginebench site --serve` runs
+    assert server.server_address[0] == "127.0.0.1"
+    server.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("no chromium/chromedriver: `bash scripts/system-deps.sh` installs them")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                 "--window-size=1400,1600",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _requests(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def _open(driver, url: str) -> dict:
+    """Load a page, wait for its charts, and read its tables and chart marks."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+        "return document.readyState === 'complete' && [...document.querySelectorAll("
+        "'.eb-chart')].every(c => c.dataset.state === 'rendered' || "
+        "c.dataset.state === 'failed')"))
+    return driver.execute_script("""
+        return {
+          rows: [...document.querySelectorAll('article table tbody')].map(b => b.rows.length),
+          charts: [...document.querySelectorAll('.eb-chart')].map(c => ({
+            state: c.dataset.state,
+            marks: c.querySelectorAll('svg .role-mark > *').length})),
+          xss: window.__enginebenchXss === undefined ? null : window.__enginebenchXss,
+          text: document.body.innerText};""")
+
+
+@pytest.mark.parametrize("page,tables,charts", [
+    ("index.html", 2, 0), ("features.html", 1, 0), ("trends/index.html", 0, 0),
+    ("trends/synthetic-a.html", 0, 1), ("pareto/synthetic-a.html", 0, 2),
+    ("runs/index.html", 1, 0), ("runs/{hostile}.html", 3, 1), ("methodology.html", 0, 0)])
+def test_page_in_chromium(browser, served: str, site: Path, page: str, tables: int,
+                          charts: int) -> None:
+    browser.get_log("performance")  # drop earlier pages' requests
+    page = page.format(hostile=(site / "hostile-run.txt").read_text())
+    seen = _open(browser, f"{served}/{page}")
+    assert len(seen["rows"]) >= tables and all(n > 0 for n in seen["rows"]), seen["rows"]
+    assert len(seen["charts"]) >= charts
+    for chart in seen["charts"]:
+        assert chart["state"] == "rendered" and chart["marks"] > 0, chart
+    assert seen["xss"] is None
+    off_site = [u for u in _requests(browser)
+                if urlsplit(u).scheme in ("http", "https", "ws", "wss")
+                and urlsplit(u).hostname != "127.0.0.1"]
+    assert off_site == []
+    if page == "index.html":
+        assert PAYLOAD in seen["text"]  # shown as text, not run
