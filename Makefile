@@ -33,7 +33,7 @@ run: setup
 	$(BIN)/enginebench run --model small $(ARGS)
 
 lint: setup
-	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
 
 test: lint
 	$(BIN)/pytest

@@ -21,10 +21,17 @@ from enginebench.measure.suite import CellSpec, Suite
 from enginebench.measure.workload import Workload
 from enginebench.models.checkpoint import preset_dir, resolve_model
 from enginebench.models.presets import PRESETS, preset_params
+from enginebench.profile import load_profile
 from enginebench.report.table import FORMATS, render
 from enginebench.results.store import load_run
 
 DEFAULT_OUT = Path("data/results")
+# `run` options a profile may set; the command line wins over the profile, the profile over
+# these
+RUN_DEFAULTS = {"engines": None, "precisions": None, "device": "cpu", "prompt_tokens": 128,
+                "new_tokens": 128, "warmups": 1, "reps": 5, "rounds": 1,
+                "threads": psutil.cpu_count(logical=False) or 1, "timeout": 600.0,
+                "machine": None, "quality": "on", "roofline": "on"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,31 +39,35 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="benchmark engines on one model and workload")
+    run.add_argument("--profile", type=Path, help="a runner profile (runners/cpu, "
+                     "runners/cuda, ...): its engines, precisions, models, device and "
+                     "workload; options given here win over it")
     run.add_argument("--engines", help=f"comma list of {', '.join(ENGINES)} "
                      "(default: every installed engine)")
     run.add_argument("--precisions", help="engine-native names (int8_dynamic, ...) or classes "
                      "(fp32, fp16, bf16, int8, int4); default: all the engine supports")
-    run.add_argument("--model", default="small", help="preset name or checkpoint directory")
-    run.add_argument("--device", default="cpu", help="cpu or cuda")
-    run.add_argument("--prompt-tokens", type=int, default=128)
-    run.add_argument("--new-tokens", type=int, default=128)
-    run.add_argument("--warmups", type=int, default=1)
-    run.add_argument("--reps", type=int, default=5)
-    run.add_argument("--rounds", type=int, default=1,
-                     help="run every cell this many times, interleaved, in fresh processes")
-    run.add_argument("--threads", type=int,
-                     default=psutil.cpu_count(logical=False) or 1)
-    run.add_argument("--timeout", type=float, default=600.0, help="seconds per cell process")
+    run.add_argument("--model", help="preset name or checkpoint directory (default: small, "
+                     "or the profile's models one after another)")
+    run.add_argument("--device", help="cpu or cuda (default: cpu)")
+    run.add_argument("--prompt-tokens", type=int, help="default: 128")
+    run.add_argument("--new-tokens", type=int, help="default: 128")
+    run.add_argument("--warmups", type=int, help="default: 1")
+    run.add_argument("--reps", type=int, help="default: 5")
+    run.add_argument("--rounds", type=int, help="run every cell this many times, "
+                     "interleaved, in fresh processes (default: 1)")
+    run.add_argument("--threads", type=int, help="default: the physical cores "
+                     f"({RUN_DEFAULTS['threads']} here)")
+    run.add_argument("--timeout", type=float, help="seconds per cell process (default: 600)")
     run.add_argument("--machine", help="stable machine label (default: from the hardware)")
     run.add_argument("--out", type=Path, default=DEFAULT_OUT,
                      help="results root; the run goes to OUT/<machine>/<run_id>.json")
     run.add_argument("--format", choices=FORMATS, default="table")
-    run.add_argument("--quality", choices=("on", "off"), default="on",
+    run.add_argument("--quality", choices=("on", "off"),
                      help="compare every cell with PyTorch fp32 (one extra forward pass per "
-                     "cell, timed apart)")
-    run.add_argument("--roofline", choices=("on", "off"), default="on",
+                     "cell, timed apart; default: on)")
+    run.add_argument("--roofline", choices=("on", "off"),
                      help="measure memory bandwidth first and give each decode result its "
-                     "bound (about 10 s)")
+                     "bound (about 10 s; default: on)")
 
     show = sub.add_parser("show", help="print a saved run")
     show.add_argument("file", type=Path)
@@ -77,7 +88,25 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def run_models(args: argparse.Namespace) -> list[str]:
+    """Fill the options not given from the profile, then the defaults; the models to run."""
+    profile = load_profile(args.profile) if args.profile else None
+    preset = profile.options() if profile else {}
+    for key, default in RUN_DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, preset.get(key, default))
+    if args.model:
+        return [args.model]
+    return profile.models if profile else ["small"]
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    for model in run_models(args):
+        run_model(args, model, console)
+    return 0
+
+
+def run_model(args: argparse.Namespace, model: str, console: Console) -> None:
     classes = parse_engines(args.engines)
     check_precisions(classes, args.precisions)
     specs = [CellSpec(cls, p, args.device) for cls in classes
@@ -90,8 +119,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     workload.validate()
     quiet = args.format != "table"
     err = Console(stderr=True, quiet=quiet)
-    with err.status(f"preparing model {args.model}"):
-        ckpt = resolve_model(args.model)
+    with err.status(f"preparing model {model}"):
+        ckpt = resolve_model(model)
     from enginebench.measure.environment import default_machine_label
 
     bandwidth = None
@@ -125,7 +154,6 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if text is not None:
         sys.stdout.write(text)
     err.print(f"saved {suite.path}")
-    return 0
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from enginebench.errors import UserError
+from enginebench.errors import UserError, field_error
 from enginebench.results.schema import SCHEMA_VERSION, Run
 
 
@@ -37,12 +37,6 @@ def save_run(run: Run, path: Path) -> Path:
     return path
 
 
-def _field_error(path: Path, err: ValidationError) -> UserError:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(document)"
-    return UserError(f"{path}: field {where}: {first['msg']}")
-
-
 def load_run(path: Path) -> Run:
     """Read and validate a run document; any problem is one line naming file and field."""
     try:
@@ -68,7 +62,7 @@ def load_run(path: Path) -> Run:
     try:
         return Run.model_validate(data)
     except ValidationError as e:
-        raise _field_error(path, e) from e
+        raise field_error(path, e) from e
 
 
 def list_runs(root: Path) -> list[Path]:

@@ -57,7 +57,8 @@ def _trends_template() -> Spec:
 
     def over_time(field: str, title: str) -> alt.Chart:
         return base.mark_line(point=True, strokeWidth=1.5).encode(
-            x=alt.X("date:T", title="run date"),
+            x=alt.X("date:T", title="run date (UTC)",
+                    axis=alt.Axis(format="%Y-%m-%d %H:%M", labelAngle=-30, tickCount=8)),
             y=alt.Y(f"{field}:Q", title=title),
             color=alt.Color("engine:N", title="engine"),
             detail="cell:N",

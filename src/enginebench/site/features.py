@@ -5,12 +5,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, HttpUrl, ValidationError
+from pydantic import BaseModel, ConfigDict, HttpUrl
 
 from enginebench.engines.registry import ENGINES
 from enginebench.errors import UserError
 from enginebench.results.schema import Cell, Run
+from enginebench.yamlfile import load_yaml
 
 Verdict = Literal["verified", "claimed", "unsupported", "failed", "contradicted", "unknown"]
 
@@ -74,18 +74,7 @@ class Matrix:
 
 def load_claims(path: Path) -> FeatureClaims:
     """Read and validate features.yaml; problems are one line naming the file and the field."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError as e:
-        raise UserError(f"{path}: no feature claims file (data/features.yaml)") from e
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({e})") from e
-    try:
-        claims = FeatureClaims.model_validate(data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UserError(f"{path}: field {where}: {first['msg']}") from e
+    claims = load_yaml(path, FeatureClaims, "the feature claims: data/features.yaml")
     ids = {f.id for f in claims.features}
     for engine, by_feature in claims.claims.items():
         for feature in by_feature:
