@@ -1,10 +1,10 @@
 """asv: burn (the Rust runner) cells, per model preset and precision."""
 
-from ._cells import EngineCells, params_for, run_cells
+from enginebench import asv_cells
 
 
-class Burn(EngineCells):
-    params = params_for("burn")
+class Burn(asv_cells.EngineCells):
+    params = asv_cells.params_for("burn")
 
     def setup_cache(self) -> dict:
-        return run_cells("burn")
+        return asv_cells.run_cells("burn")

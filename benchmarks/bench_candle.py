@@ -1,10 +1,10 @@
 """asv: candle (the Rust runner) cells, per model preset and precision."""
 
-from ._cells import EngineCells, params_for, run_cells
+from enginebench import asv_cells
 
 
-class Candle(EngineCells):
-    params = params_for("candle")
+class Candle(asv_cells.EngineCells):
+    params = asv_cells.params_for("candle")
 
     def setup_cache(self) -> dict:
-        return run_cells("candle")
+        return asv_cells.run_cells("candle")

@@ -1,10 +1,10 @@
 """asv: CTranslate2 cells, per model preset and precision."""
 
-from ._cells import EngineCells, params_for, run_cells
+from enginebench import asv_cells
 
 
-class CTranslate2(EngineCells):
-    params = params_for("ctranslate2")
+class CTranslate2(asv_cells.EngineCells):
+    params = asv_cells.params_for("ctranslate2")
 
     def setup_cache(self) -> dict:
-        return run_cells("ctranslate2")
+        return asv_cells.run_cells("ctranslate2")

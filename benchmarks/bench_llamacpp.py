@@ -1,10 +1,10 @@
 """asv: llama.cpp through llama-cpp-python cells, per model preset and precision."""
 
-from ._cells import EngineCells, params_for, run_cells
+from enginebench import asv_cells
 
 
-class LlamaCpp(EngineCells):
-    params = params_for("llamacpp")
+class LlamaCpp(asv_cells.EngineCells):
+    params = asv_cells.params_for("llamacpp")
 
     def setup_cache(self) -> dict:
-        return run_cells("llamacpp")
+        return asv_cells.run_cells("llamacpp")

@@ -1,10 +1,10 @@
 """asv: ONNX Runtime cells, per model preset and precision."""
 
-from ._cells import EngineCells, params_for, run_cells
+from enginebench import asv_cells
 
 
-class OnnxRuntime(EngineCells):
-    params = params_for("onnxruntime")
+class OnnxRuntime(asv_cells.EngineCells):
+    params = asv_cells.params_for("onnxruntime")
 
     def setup_cache(self) -> dict:
-        return run_cells("onnxruntime")
+        return asv_cells.run_cells("onnxruntime")

@@ -1,10 +1,10 @@
 """asv: ONNX Runtime GenAI cells, per model preset and precision."""
 
-from ._cells import EngineCells, params_for, run_cells
+from enginebench import asv_cells
 
 
-class OnnxRuntimeGenAI(EngineCells):
-    params = params_for("onnxruntime-genai")
+class OnnxRuntimeGenAI(asv_cells.EngineCells):
+    params = asv_cells.params_for("onnxruntime-genai")
 
     def setup_cache(self) -> dict:
-        return run_cells("onnxruntime-genai")
+        return asv_cells.run_cells("onnxruntime-genai")

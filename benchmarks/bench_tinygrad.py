@@ -1,10 +1,10 @@
 """asv: tinygrad cells, per model preset and precision."""
 
-from ._cells import EngineCells, params_for, run_cells
+from enginebench import asv_cells
 
 
-class Tinygrad(EngineCells):
-    params = params_for("tinygrad")
+class Tinygrad(asv_cells.EngineCells):
+    params = asv_cells.params_for("tinygrad")
 
     def setup_cache(self) -> dict:
-        return run_cells("tinygrad")
+        return asv_cells.run_cells("tinygrad")

@@ -1,10 +1,10 @@
 """asv: PyTorch (transformers, torchao) cells, per model preset and precision."""
 
-from ._cells import EngineCells, params_for, run_cells
+from enginebench import asv_cells
 
 
-class Torch(EngineCells):
-    params = params_for("torch")
+class Torch(asv_cells.EngineCells):
+    params = asv_cells.params_for("torch")
 
     def setup_cache(self) -> dict:
-        return run_cells("torch")
+        return asv_cells.run_cells("torch")

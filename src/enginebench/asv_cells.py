@@ -1,6 +1,6 @@
-"""What every engine's asv class shares: its cells are run once (asv's `setup_cache`) by
-the same isolated suite as `enginebench run`, with the same workload defaults, and each
-`track_` method reports one figure of one (model, precision) cell."""
+"""What every engine's asv class (benchmarks/) shares: its cells are run once (asv's
+`setup_cache`) by the same isolated suite as `enginebench run`, with the same workload
+defaults, and each `track_` method reports one figure of one (model, precision) cell."""
 
 import os
 import tempfile
