@@ -22,8 +22,16 @@ THREADS = int(os.environ.get("ENGINEBENCH_ASV_THREADS", "0")) or (
     psutil.cpu_count(logical=False) or 1)
 
 
+WORKLOAD = Workload(threads=THREADS)  # `enginebench run`'s defaults
+
+
+def workload_label(w: Workload) -> str:
+    """The workload as asv's third parameter, so the results file records it."""
+    return f"pp{w.prompt_tokens} tg{w.new_tokens} w{w.warmups} r{w.reps} t{w.threads}"
+
+
 def params_for(engine: str) -> list[list[str]]:
-    return [MODELS, list(engine_class(engine).precisions)]
+    return [MODELS, list(engine_class(engine).precisions), [workload_label(WORKLOAD)]]
 
 
 def run_cells(engine: str) -> dict:
@@ -36,8 +44,7 @@ def run_cells(engine: str) -> dict:
     out = Path(tempfile.mkdtemp(prefix=f"enginebench-asv-{engine}-"))
     for model in MODELS:
         specs = [CellSpec(cls, p, "cpu") for p in cls.precisions]
-        workload = Workload(threads=THREADS)
-        suite = Suite(resolve_model(model), specs, workload, default_machine_label(), out,
+        suite = Suite(resolve_model(model), specs, WORKLOAD, default_machine_label(), out,
                       command=f"asv run ({engine}, {model})")
         for cell in suite.run().cells:
             m = cell.metrics
@@ -52,12 +59,14 @@ def run_cells(engine: str) -> dict:
 
 class EngineCells:
     """Subclasses set `params = params_for(name)` and define their own `setup_cache`
-    returning `run_cells(name)` (asv keys the cache by where setup_cache is written)."""
+    returning `run_cells(name)` (asv keys the cache by where setup_cache is written).
+    Not installed or unsupported: NotImplementedError, which asv records as skipped (NaN);
+    failed or timed out: RuntimeError, recorded as failed (null)."""
 
-    param_names: ClassVar[list[str]] = ["model", "precision"]
+    param_names: ClassVar[list[str]] = ["model", "precision", "workload"]
     timeout = 3600  # the cells of one engine, run once
 
-    def setup(self, cells: dict, model: str, precision: str) -> None:
+    def setup(self, cells: dict, model: str, precision: str, workload: str) -> None:
         if "missing" in cells:
             raise NotImplementedError(f"not installed: {cells['missing']}")
         cell = cells.get((model, precision))
@@ -66,22 +75,18 @@ class EngineCells:
         if cell["status"] != "ok":
             raise RuntimeError(f"{cell['status']}: {cell['error']}")
 
-    def track_decode_tps(self, cells: dict, model: str, precision: str) -> float:
+    def track_decode_tps(self, cells: dict, model: str, precision: str, _: str) -> float:
         return cells[(model, precision)]["decode_tps"]
 
-    track_decode_tps.unit = "tokens/s"  # type: ignore[attr-defined]
-
-    def track_prefill_tps(self, cells: dict, model: str, precision: str) -> float:
+    def track_prefill_tps(self, cells: dict, model: str, precision: str, _: str) -> float:
         return cells[(model, precision)]["prefill_tps"]
 
-    track_prefill_tps.unit = "tokens/s"  # type: ignore[attr-defined]
-
-    def track_ttft_ms(self, cells: dict, model: str, precision: str) -> float:
+    def track_ttft_ms(self, cells: dict, model: str, precision: str, _: str) -> float:
         return cells[(model, precision)]["ttft_ms"]
 
-    track_ttft_ms.unit = "ms"  # type: ignore[attr-defined]
-
-    def track_peak_rss_mb(self, cells: dict, model: str, precision: str) -> float:
+    def track_peak_rss_mb(self, cells: dict, model: str, precision: str, _: str) -> float:
         return cells[(model, precision)]["peak_rss_mb"]
 
+    track_decode_tps.unit = track_prefill_tps.unit = "tokens/s"  # type: ignore[attr-defined]
+    track_ttft_ms.unit = "ms"  # type: ignore[attr-defined]
     track_peak_rss_mb.unit = "MB"  # type: ignore[attr-defined]

@@ -1,10 +1,11 @@
-"""Every results file under the data folder as validated runs; an unreadable file is listed,
-never fatal."""
+"""Every results file under the data folder (native runs under results/, asv's under
+asv/results/) as validated runs; an unreadable file is listed, never fatal."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from enginebench.errors import UserError
+from enginebench.results.asv_import import asv_file_runs, asv_files
 from enginebench.results.schema import Cell, Run
 from enginebench.results.store import list_runs, load_run
 
@@ -55,6 +56,11 @@ def load_results(data_dir: Path) -> Results:
     for path in list_runs(data_dir / "results"):
         try:
             out.runs.append(load_run(path))
+        except UserError as e:
+            out.skipped.append(Skipped(path, str(e)))
+    for path in asv_files(data_dir / "asv" / "results"):
+        try:
+            out.runs += asv_file_runs(path)
         except UserError as e:
             out.skipped.append(Skipped(path, str(e)))
     out.runs.sort(key=lambda r: (r.created_at, r.run_id))
