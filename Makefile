@@ -22,6 +22,8 @@ $(VENV)/.installed: pyproject.toml
 	# llama.cpp's GGUF converter, fetched once when llama.cpp is installed
 	if $(BIN)/python -c 'import llama_cpp' 2>/dev/null; then \
 		$(BIN)/python -m enginebench.engines.llamacpp_tools; fi
+	# actionlint for the workflow tests, built from its Go module when Go is here
+	case ",$(EXTRAS)," in *,dev,*) bash scripts/install_actionlint.sh >/dev/null;; esac
 	touch $@
 
 # cargo rebuilds only what changed, so this runs every time

@@ -1,8 +1,9 @@
 """asv results (asv's results format, version 2) as run documents: one run per results
-file, engine class and model, so asv runs appear on the site beside native runs.
+file and model, so asv runs appear on the site beside native runs.
 A figure asv recorded as null failed; NaN was skipped (not installed or unsupported)."""
 
 import ast
+import contextlib
 import itertools
 import json
 import math
@@ -73,9 +74,9 @@ def asv_files(results_dir: Path) -> list[Path]:
 
 
 def asv_file_runs(path: Path) -> list[Run]:
-    """One asv results file as runs: one per engine class and model. The engine is the
-    module's name (bench_onnxruntime_genai: onnxruntime-genai); the machine label is the
-    folder's (`asv machine --machine LABEL`)."""
+    """One asv results file as runs: one per model, with the cells of every engine class.
+    The engine is the module's name (bench_onnxruntime_genai: onnxruntime-genai); the
+    machine label is the folder's (`asv machine --machine LABEL`)."""
     from enginebench.engines.registry import engine_class
 
     try:
@@ -85,33 +86,31 @@ def asv_file_runs(path: Path) -> list[Run]:
     if not isinstance(doc, dict) or doc.get("version") != 2:
         raise UserError(f"{path}: not an asv results file of version 2")
     try:
-        by_run: dict = {}
+        by_run: dict = {}  # one run per model and workload, every engine class in it
         for (bench_class, model, precision, workload), figures in _figures(doc).items():
-            by_run.setdefault((bench_class, model, workload), []).append((precision, figures))
+            by_run.setdefault((model, workload), []).append((bench_class, precision, figures))
         created = datetime.fromtimestamp(doc["date"] / 1000, UTC)
         commit = doc["commit_hash"]
     except (KeyError, TypeError, ValueError, SyntaxError) as e:
         raise UserError(f"{path}: not a readable asv results file ({e!r})") from e
     runs = []
-    for (bench_class, model, workload), cells in sorted(by_run.items()):
-        module = bench_class.split(".")[0].removeprefix("bench_")
-        engine = module.replace("_", "-")
-        try:
-            precisions = engine_class(engine).precisions
-        except UserError:
-            precisions = {}
-        run_cells = [_cell(engine, p, f) for p, f in cells]
-        for c in run_cells:
-            c.precision_class = precisions.get(c.precision, "fp32")
+    for (model, workload), entries in sorted(by_run.items()):
+        run_cells = []
+        for bench_class, precision, figures in entries:
+            engine = bench_class.split(".")[0].removeprefix("bench_").replace("_", "-")
+            cell = _cell(engine, precision, figures)
+            # an engine this enginebench does not know keeps fp32 as the class
+            with contextlib.suppress(UserError):
+                cell.precision_class = engine_class(engine).precisions.get(precision, "fp32")
+            run_cells.append(cell)
         try:
             shape = _workload(workload)
         except ValueError as e:
             raise UserError(f"{path}: {e}") from e
         runs.append(Run(
-            schema_version=SCHEMA_VERSION, run_id=f"asv-{commit[:8]}-{module}-{model}",
+            schema_version=SCHEMA_VERSION, run_id=f"asv-{commit[:8]}-{model}",
             created_at=created,
-            command=f"asv run -E existing --set-commit-hash {commit} --bench "
-                    f"{bench_class.split('.')[-1]}",
+            command=f"asv run -E existing --set-commit-hash {commit} (on {model})",
             machine=_machine(doc.get("params", {}), path.parent.name),
             environment={"asv": {"results_file": path.name, "env_name": doc.get("env_name"),
                                  "python": doc.get("python"), "commit": commit}},

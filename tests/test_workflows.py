@@ -1,0 +1,161 @@
+"""The GitHub workflows (actionlint, zizmor, and the project's own rules: SHA-pinned
+actions, least privilege, timeouts, no self-hosted job on pull requests), the runner
+profiles, `run --profile`, and the asv suite and its results format."""
+
+import argparse
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from enginebench.asv_cells import EngineCells
+from enginebench.cli import RUN_DEFAULTS, main, run_models
+from enginebench.engines.registry import ENGINES
+from enginebench.errors import UserError
+from enginebench.profile import load_profile
+from enginebench.results.asv_import import asv_file_runs
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+PROFILES = ("cpu", "m1", "cuda", "rocm")
+BIN = Path(sys.executable).parent
+
+
+def _load(path: Path) -> dict:
+    doc = yaml.safe_load(path.read_text())
+    doc["on"] = doc.pop(True, doc.get("on"))  # YAML 1.1 reads the key `on` as True
+    return doc
+
+
+def test_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOWS} == {"ci.yml", "nightly.yml"}
+
+
+def test_actionlint_is_clean() -> None:
+    found = subprocess.run(["bash", str(ROOT / "scripts" / "install_actionlint.sh")],
+                           capture_output=True, text=True).stdout.strip()
+    actionlint = shutil.which("actionlint") or (found if found else None)
+    if not actionlint or not Path(actionlint).is_file():
+        pytest.skip("no actionlint: scripts/install_actionlint.sh builds it (needs Go)")
+    proc = subprocess.run([actionlint, *map(str, WORKFLOWS)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_zizmor_finds_nothing_at_medium_or_above() -> None:
+    proc = subprocess.run([str(BIN / "zizmor"), "--offline", "--min-severity", "medium",
+                           "--format", "json", str(ROOT / ".github" / "workflows")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert json.loads(proc.stdout) == []
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_rules(path: Path) -> None:
+    doc = _load(path)
+    triggers = doc["on"] if isinstance(doc["on"], dict) else {t: None for t in doc["on"]}
+    on_prs = bool({"pull_request", "pull_request_target"} & set(triggers))
+    assert doc["permissions"] == {}, "top-level permissions must be empty"
+    assert "concurrency" in doc
+    for name, job in doc["jobs"].items():
+        assert "timeout-minutes" in job, name
+        assert "permissions" in job, name
+        assert "write-all" not in str(job["permissions"]), name
+        runs_on = json.dumps(job.get("runs-on", ""))
+        if "self-hosted" in runs_on:
+            assert not on_prs, f"{name}: a self-hosted job in a workflow run by pull requests"
+        for step in job.get("steps", []):
+            uses = step.get("uses")
+            if uses and not uses.startswith("./"):
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), uses
+            if step.get("uses", "").startswith("actions/checkout"):
+                assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_runner_profiles(name: str) -> None:
+    folder = ROOT / "runners" / name
+    profile = load_profile(folder)
+    assert set(profile.engines or []) <= set(ENGINES)
+    assert profile.models
+    setup = folder / "setup.sh"
+    assert setup.is_file() and setup.stat().st_mode & 0o111
+    subprocess.run(["bash", "-n", str(setup)], check=True)
+
+
+def _run_args(*argv: str) -> argparse.Namespace:
+    ns = argparse.Namespace(profile=None, model=None, **dict.fromkeys(RUN_DEFAULTS))
+    args = iter(argv)
+    for flag in args:
+        setattr(ns, flag.lstrip("-").replace("-", "_"), next(args))
+    if ns.profile:
+        ns.profile = Path(ns.profile)
+    return ns
+
+
+def test_profile_fills_options_and_the_command_line_wins() -> None:
+    args = _run_args("--profile", str(ROOT / "runners" / "cuda"), "--reps", 2)
+    models = run_models(args)
+    assert models == ["small", "llama2-7b"]
+    assert args.device == "cuda" and args.reps == 2 and args.warmups == 2
+    assert args.engines.split(",")[0] == "torch"
+    assert args.new_tokens == RUN_DEFAULTS["new_tokens"]
+    plain = _run_args("--model", "tiny")
+    assert run_models(plain) == ["tiny"] and plain.device == "cpu"
+
+
+def test_bad_profile_is_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["run", "--profile", str(tmp_path / "nope")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "profile.yaml").write_text("description: x\nmodels: [small]\nreps: many\n")
+    with pytest.raises(UserError, match="field reps"):
+        load_profile(tmp_path)
+
+
+def test_asv_suite_is_valid() -> None:
+    proc = subprocess.run([str(BIN / "asv"), "check", "-E", "existing"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "No problems found" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_asv_cases_skip_and_fail_as_asv_expects() -> None:
+    bench = EngineCells()
+    cells = {("tiny", "fp32"): {"status": "ok", "error": None, "decode_tps": 5.0},
+             ("tiny", "int4"): {"status": "unsupported", "error": "no kernel"},
+             ("tiny", "int8"): {"status": "failed", "error": "exit 1"}}
+    bench.setup(cells, "tiny", "fp32", "w")
+    assert bench.track_decode_tps(cells, "tiny", "fp32", "w") == 5.0
+    with pytest.raises(NotImplementedError, match="no kernel"):
+        bench.setup(cells, "tiny", "int4", "w")
+    with pytest.raises(RuntimeError, match="exit 1"):
+        bench.setup(cells, "tiny", "int8", "w")
+    with pytest.raises(NotImplementedError, match="not installed"):
+        bench.setup({"missing": "pip install x"}, "tiny", "fp32", "w")
+
+
+def test_asv_results_become_runs(tmp_path: Path) -> None:
+    """asv's results format version 2: null is a failure, NaN a skip."""
+    params = [["'tiny'"], ["'fp32'", "'int8'", "'int4'"], ["'pp128 tg128 w1 r5 t2'"]]
+    cols = ["result", "params", "version", "started_at", "duration"]
+    results = {f"bench_torch.Torch.{m}": [[v, None, math.nan], params, "h", 0, 1.0]
+               for m, v in (("track_decode_tps", 60.0), ("track_prefill_tps", 900.0),
+                            ("track_ttft_ms", 140.0), ("track_peak_rss_mb", 400.0))}
+    doc = {"version": 2, "commit_hash": "a" * 40, "date": 1_795_000_000_000,
+           "params": {"cpu": "x", "num_cpu": "2", "ram": str(2**34), "arch": "x86_64"},
+           "env_name": "existing", "python": "3.11", "result_columns": cols,
+           "results": results}
+    path = tmp_path / "cpu-test" / "aaaaaaaa-existing.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(doc))  # json writes NaN as asv does
+    [run] = asv_file_runs(path)  # one run per model, every engine class in it
+    assert run.machine.label == "cpu-test" and run.workload.threads == 2
+    status = {c.precision: c.status for c in run.cells}
+    assert status == {"fp32": "ok", "int8": "failed", "int4": "unsupported"}
+    ok = run.cells[0]
+    assert ok.metrics.decode_tps.median == 60.0 and ok.metrics.peak_rss_mb == 400.0
+    assert ok.precision_class == "fp32" and run.cells[2].precision_class == "int4"
