@@ -63,7 +63,9 @@ def _cell(engine: str, precision: str, figures: dict) -> Cell:
     if all(isinstance(v, float) and math.isnan(v) for v in values):
         return Cell(**common, status="unsupported", error="skipped by asv (NaN): the engine "
                     "is not installed or does not run this precision")
-    metrics = {k: summarize([v]) for k, v in figures.items() if k != "peak_rss_mb"}
+    # asv keeps one figure per case: a median with no raw samples beside it
+    metrics = {k: {**summarize([v]), "samples": [], "outliers": []}
+               for k, v in figures.items() if k != "peak_rss_mb"}
     return Cell(**common, status="ok", rounds=1,
                 metrics=Metrics(**metrics, peak_rss_mb=figures.get("peak_rss_mb")))
 

@@ -30,7 +30,9 @@ def _median(name: str) -> Callable[[Cell], float | None]:
 
 def _decode_text(c: Cell) -> str:
     d = c.metrics.decode_tps
-    return f"{d.median:,.1f} ± {d.sd:,.1f}" if d else ""
+    if d is None:
+        return ""
+    return f"{d.median:,.1f} ± {d.sd:,.1f}" if d.samples else f"{d.median:,.1f} (median only)"
 
 
 def _quality(name: str) -> Callable[[Cell], float | None]:
