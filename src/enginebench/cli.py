@@ -203,7 +203,14 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_site(args: argparse.Namespace, console: Console) -> int:
-    from enginebench.site.build import build_site, serve
+    try:
+        import material  # noqa: F401  (mkdocs-material, which mkdocs runs)
+        import vl_convert  # noqa: F401
+
+        from enginebench.site.build import build_site, serve
+    except ModuleNotFoundError as e:
+        raise UserError(f"enginebench site needs {e.name}, which is not installed: "
+                        "pip install -e '.[site]' (make setup installs it)") from e
 
     with console.status("building the site"):
         report = build_site(Path.cwd(), args.data, args.out)

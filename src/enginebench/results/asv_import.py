@@ -91,7 +91,12 @@ def asv_file_runs(path: Path) -> list[Run]:
         by_run: dict = {}  # one run per model and workload, every engine class in it
         for (bench_class, model, precision, workload), figures in _figures(doc).items():
             by_run.setdefault((model, workload), []).append((bench_class, precision, figures))
-        created = datetime.fromtimestamp(doc["date"] / 1000, UTC)
+        # when the benchmarks ran (asv's `date` is the commit's date)
+        cols = doc["result_columns"]
+        starts = [dict(zip(cols, row, strict=False)).get("started_at")
+                  for row in doc["results"].values()]
+        ms = min((t for t in starts if isinstance(t, int | float)), default=doc["date"])
+        created = datetime.fromtimestamp(ms / 1000, UTC)
         commit = doc["commit_hash"]
     except (KeyError, TypeError, ValueError, SyntaxError) as e:
         raise UserError(f"{path}: not a readable asv results file ({e!r})") from e

@@ -8,7 +8,7 @@ from typing import Any
 import altair as alt
 
 from enginebench.results.schema import Run
-from enginebench.site.records import cell_key
+from enginebench.site.records import cell_key, slug
 
 Spec = dict[str, Any]
 KL_FLOOR = 1e-12  # KL is drawn on a log scale; smaller values (fp32 vs fp32) sit on the floor
@@ -96,7 +96,7 @@ def trends_chart(runs: list[Run], href: str) -> Spec | None:
                          "version": c.engine_version or "?",
                          "decode": round(m.decode_tps.median, 3),
                          "prefill": round(m.prefill_tps.median, 3), "run": run.run_id,
-                         "href": href.format(run_id=run.run_id)})
+                         "href": href.format(run_id=slug(run.run_id))})
     return with_data(_trends_template(), trend=rows) if rows else None
 
 

@@ -15,15 +15,11 @@ from enginebench.results.schema import Run
 from enginebench.site import charts
 from enginebench.site.features import FeatureClaims, build_matrix
 from enginebench.site.mkdocs_hook import FRAGMENTS, sidecar
-from enginebench.site.records import Results, model_name
+from enginebench.site.records import Results, model_name, slug
 from enginebench.site.tables import cell_table
 
 # generated, never hand-written: cleared before each render and ignored by git
 GENERATED = ("index.md", "features.md", "trends", "pareto", "runs", FRAGMENTS)
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "x"
 
 
 def mdtext(text: str) -> Markup:

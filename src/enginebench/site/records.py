@@ -1,6 +1,7 @@
 """Every results file under the data folder (native runs under results/, asv's under
 asv/results/) as validated runs; an unreadable file is listed, never fatal."""
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,11 @@ class Results:
 
     def latest(self, machine: str, model: str) -> Run:
         return self.of(machine, model)[-1]
+
+
+def slug(text: str) -> str:
+    """A file name for a run id or machine label: anything unusual becomes `-`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "x"
 
 
 def model_name(run: Run) -> str:
