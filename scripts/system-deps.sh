@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the engines need to build or run; installed only when missing.
-# gcc/g++/cmake build llama.cpp; clang is what tinygrad's CPU device compiles kernels with;
-# chromium and chromium-driver run the site's browser test (tests/test_site.py).
+# gcc/g++/cmake build llama.cpp; clang is what tinygrad's CPU device compiles kernels with.
+# The site's browser test (tests/test_site.py) drives Debian's chromium and chromium-driver;
+# elsewhere (Ubuntu's chromium is a snap) a Chrome with its chromedriver on PATH serves.
 set -euo pipefail
-packages=(python3-venv gcc g++ cmake git clang chromium chromium-driver)
+packages=(python3-venv gcc g++ cmake git clang)
+os_id=$(. /etc/os-release 2>/dev/null && echo "${ID:-}")
+[ "$os_id" = debian ] && packages+=(chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

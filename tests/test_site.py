@@ -162,7 +162,9 @@ def test_links_resolve_and_assets_are_local(site: Path) -> None:
 
 # ---- the browser -------------------------------------------------------------------------
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+# Debian's chromium first (scripts/system-deps.sh); a Chrome elsewhere (GitHub's runners)
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "google-chrome"))), None)
+CHROMEDRIVER = shutil.which("chromedriver")
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +180,8 @@ def served(site: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("no chromium/chromedriver: `bash scripts/system-deps.sh` installs them")
+        pytest.skip("no chromium and chromedriver: `bash scripts/system-deps.sh` installs "
+                    "them on Debian")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
