@@ -30,7 +30,8 @@ PAGES = ("index.html", "features.html", "trends/index.html", "trends/synthetic-a
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two synthetic machines, three nights each; the latest run of machine a carries markup
-    in an engine version and an error message; one results file is corrupt."""
+    in an engine version and an error message; a third machine's label, model, run id and
+    command carry it too; one results file is corrupt."""
     tmp = tmp_path_factory.mktemp("site")
     results = tmp / "data" / "results"
     for i, machine in enumerate(("synthetic-a", "synthetic-b")):
@@ -43,10 +44,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     failed = next(c for c in hostile.cells if c.status == "failed")
     failed.error = f"crashed: {PAYLOAD}"
     save_run(hostile, run_path(results, hostile))
+    # markup where MkDocs takes a page title from (the first heading) and in file names
+    marked = synthetic_run(f"synthetic-c{PAYLOAD}", datetime(2026, 1, 3, 3), seed=98,
+                           model=f"small{PAYLOAD}")
+    marked.run_id, marked.command = f"run{PAYLOAD}", f"enginebench run {PAYLOAD}"
+    save_run(marked, results / "synthetic-c" / "marked.json")
     (results / "synthetic-a" / "corrupt.json").write_text('{"schema_version": 1, "cells": [')
     shutil.copy(ROOT / "data" / "features.yaml", tmp / "data" / "features.yaml")
     report = build_site(ROOT, tmp / "data", tmp / "out", docs=tmp / "docs")
-    assert len(report.results.runs) == 7
+    assert len(report.results.runs) == 8
     assert [s.path.name for s in report.results.skipped] == ["corrupt.json"]
     (tmp / "out" / "hostile-run.txt").write_text(hostile.run_id)
     return tmp / "out"

@@ -27,6 +27,12 @@ def mdtext(text: str) -> Markup:
     return Markup(re.sub(r"([\\`*_\[\]|])", r"\\\1", str(escape(text))))
 
 
+def yaml_title(text: str) -> Markup:
+    """A page title for the front matter: HTML-escaped, then quoted for YAML. MkDocs puts
+    a page's title into <title> and the header unescaped, so the escaping happens here."""
+    return Markup(json.dumps(str(escape(text))))
+
+
 def pretty(value: Any) -> str:
     return json.dumps(value, indent=1, default=str)
 
@@ -35,7 +41,7 @@ def environment(templates: Path) -> Environment:
     env = Environment(loader=FileSystemLoader(templates), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
-    env.filters.update(slug=slug, mdtext=mdtext, pretty=pretty)
+    env.filters.update(slug=slug, mdtext=mdtext, pretty=pretty, yaml_title=yaml_title)
     return env
 
 
