@@ -7,19 +7,16 @@ import tempfile
 from pathlib import Path
 from typing import ClassVar
 
-import psutil
-
 from enginebench.engines.registry import engine_class
 from enginebench.measure.environment import default_machine_label
 from enginebench.measure.suite import CellSpec, Suite
-from enginebench.measure.workload import Workload
+from enginebench.measure.workload import Workload, default_threads
 from enginebench.models.checkpoint import resolve_model
 
 # model presets to run (comma list); `tiny` unless ENGINEBENCH_ASV_MODELS says otherwise
 MODELS = os.environ.get("ENGINEBENCH_ASV_MODELS", "tiny").split(",")
 # the same default as `enginebench run --threads`: the physical cores
-THREADS = int(os.environ.get("ENGINEBENCH_ASV_THREADS", "0")) or (
-    psutil.cpu_count(logical=False) or 1)
+THREADS = int(os.environ.get("ENGINEBENCH_ASV_THREADS", "0")) or default_threads()
 
 
 WORKLOAD = Workload(threads=THREADS)  # `enginebench run`'s defaults

@@ -2,9 +2,9 @@
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
-import psutil
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -18,7 +18,7 @@ from enginebench.engines.registry import (
 )
 from enginebench.errors import UserError
 from enginebench.measure.suite import CellSpec, Suite
-from enginebench.measure.workload import Workload
+from enginebench.measure.workload import Workload, default_threads
 from enginebench.models.checkpoint import preset_dir, resolve_model
 from enginebench.models.presets import PRESETS, preset_params
 from enginebench.profile import load_profile
@@ -28,10 +28,10 @@ from enginebench.results.store import load_run
 DEFAULT_OUT = Path("data/results")
 # `run` options a profile may set; the command line wins over the profile, the profile over
 # these
-RUN_DEFAULTS = {"engines": None, "precisions": None, "device": "cpu", "prompt_tokens": 128,
-                "new_tokens": 128, "warmups": 1, "reps": 5, "rounds": 1,
-                "threads": psutil.cpu_count(logical=False) or 1, "timeout": 600.0,
-                "machine": None, "quality": "on", "roofline": "on"}
+RUN_DEFAULTS = {"engines": None, "precisions": None, "device": "cpu",
+                **{k: v for k, v in asdict(Workload()).items() if k != "threads"},
+                "threads": default_threads(), "timeout": 600.0, "machine": None,
+                "quality": "on", "roofline": "on"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,12 +101,16 @@ def run_models(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    for model in run_models(args):
-        run_model(args, model, console)
+    models = run_models(args)
+    bandwidth = None  # measured once, for every model of the command
+    for model in models:
+        bandwidth = run_model(args, model, console, bandwidth)
     return 0
 
 
-def run_model(args: argparse.Namespace, model: str, console: Console) -> None:
+def run_model(args: argparse.Namespace, model: str, console: Console,
+              bandwidth: dict | None) -> dict | None:
+    """Run the suite on one model; returns the memory bandwidth it measured or was given."""
     classes = parse_engines(args.engines)
     check_precisions(classes, args.precisions)
     specs = [CellSpec(cls, p, args.device) for cls in classes
@@ -123,8 +127,7 @@ def run_model(args: argparse.Namespace, model: str, console: Console) -> None:
         ckpt = resolve_model(model)
     from enginebench.measure.environment import default_machine_label
 
-    bandwidth = None
-    if args.roofline == "on":
+    if args.roofline == "on" and bandwidth is None:
         from enginebench.measure.bandwidth import measure_bandwidth
 
         with err.status(f"measuring memory bandwidth ({workload.threads} threads)"):
@@ -154,6 +157,7 @@ def run_model(args: argparse.Namespace, model: str, console: Console) -> None:
     if text is not None:
         sys.stdout.write(text)
     err.print(f"saved {suite.path}")
+    return bandwidth
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:

@@ -3,8 +3,15 @@
 from dataclasses import asdict, dataclass
 from importlib import resources
 
+import psutil
+
 from enginebench.errors import UserError
 from enginebench.models.checkpoint import Checkpoint
+
+
+def default_threads() -> int:
+    """The same for every engine unless asked otherwise: the physical cores."""
+    return psutil.cpu_count(logical=False) or 1
 
 
 @dataclass(frozen=True)
