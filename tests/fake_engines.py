@@ -5,6 +5,7 @@ They are imported by the cell child processes, so the tests put this folder on P
 
 import ctypes
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,8 @@ import numpy as np
 from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass, Unsupported
 from enginebench.engines.rust_runner import RustRunnerEngine
 from enginebench.models.checkpoint import Checkpoint
+from enginebench.ops.cases import OpCase
+from enginebench.ops.engines.numpy_ops import NumpyOps
 
 
 class FakeEngine(Engine):
@@ -172,3 +175,25 @@ class PerturbedEngine(LogitsEngine):
                  ) -> Generation:
         gen = super().generate(model, prompt_ids, new_tokens)
         return Generation(gen.ids[:3] + [7] * (new_tokens - 3), gen.times)
+
+
+class CrashingOps(NumpyOps):
+    """NumPy ops that kill their own process at softmax: the cases before it must stay."""
+
+    name = "crashing"
+
+    def prepare(self, case: OpCase, inputs: dict, precision: str) -> object:
+        if case.op == "softmax":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return super().prepare(case, inputs, precision)
+
+
+class WrongOps(NumpyOps):
+    """NumPy ops whose rmsnorm forgets the weight: a wrong result, caught by the check."""
+
+    name = "wrong"
+
+    def prepare(self, case: OpCase, inputs: dict, precision: str) -> object:
+        if case.op == "rmsnorm":
+            inputs = {**inputs, "weight": inputs["weight"] * 0 + 1}
+        return super().prepare(case, inputs, precision)

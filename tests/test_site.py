@@ -17,14 +17,15 @@ from enginebench.results.store import run_path, save_run
 from enginebench.site.build import build_site, local_server
 from enginebench.site.charts import pareto_front
 from enginebench.site.features import Claim, Feature, FeatureClaims, build_matrix, load_claims
-from enginebench.site.synthetic import synthetic_run
+from enginebench.site.synthetic import synthetic_ops_run, synthetic_run
 from enginebench.site.tables import cell_table
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD = "<script>window.__enginebenchXss = 1</script>"
 ESCAPED = "&lt;script&gt;window.__enginebenchXss = 1&lt;/script&gt;"
 PAGES = ("index.html", "features.html", "trends/index.html", "trends/synthetic-a.html",
-         "pareto/index.html", "pareto/synthetic-a.html", "runs/index.html", "methodology.html")
+         "pareto/index.html", "pareto/synthetic-a.html", "ops/index.html", "ops/synthetic-a.html",
+         "runs/index.html", "methodology.html")
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +51,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     marked.run_id, marked.command = f"run{PAYLOAD}", f"enginebench run {PAYLOAD}"
     save_run(marked, results / "synthetic-c" / "marked.json")
     (results / "synthetic-a" / "corrupt.json").write_text('{"schema_version": 1, "cells": [')
+    ops = synthetic_ops_run("synthetic-a", datetime(2026, 1, 9, 4), seed=5,
+                            versions={"torch": PAYLOAD})
+    next(r for r in ops.results if r.status == "failed").error = f"crashed: {PAYLOAD}"
+    save_run(ops, run_path(results, ops))
     shutil.copy(ROOT / "data" / "features.yaml", tmp / "data" / "features.yaml")
     report = build_site(ROOT, tmp / "data", tmp / "out", docs=tmp / "docs")
-    assert len(report.results.runs) == 8
+    assert len(report.results.runs) == 8 and len(report.results.ops_runs) == 1
     assert [s.path.name for s in report.results.skipped] == ["corrupt.json"]
     (tmp / "out" / "hostile-run.txt").write_text(hostile.run_id)
     return tmp / "out"
@@ -118,7 +123,7 @@ def test_every_page_kind_is_built(site: Path) -> None:
 
 def test_markup_from_results_is_escaped(site: Path) -> None:
     hostile = (site / "hostile-run.txt").read_text()
-    for page in ("index.html", f"runs/{hostile}.html"):
+    for page in ("index.html", f"runs/{hostile}.html", "ops/synthetic-a.html"):
         html = (site / page).read_text()
         assert ESCAPED in html, page
     for page in site.rglob("*.html"):
@@ -237,6 +242,7 @@ def _open(driver, url: str) -> dict:
 @pytest.mark.parametrize("page,tables,charts", [
     ("index.html", 2, 0), ("features.html", 1, 0), ("trends/index.html", 0, 0),
     ("trends/synthetic-a.html", 0, 1), ("pareto/synthetic-a.html", 0, 2),
+    ("ops/index.html", 0, 0), ("ops/synthetic-a.html", 1, 1),
     ("runs/index.html", 1, 0), ("runs/{hostile}.html", 3, 1), ("methodology.html", 0, 0)])
 def test_page_in_chromium(browser, served: str, site: Path, page: str, tables: int,
                           charts: int) -> None:

@@ -1,6 +1,7 @@
-"""The `enginebench` command line: run, show, list, models, site."""
+"""The `enginebench` command line: run, ops, show, list, models, site."""
 
 import argparse
+import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -9,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from enginebench.engines.base import PRECISION_CLASSES
 from enginebench.engines.registry import (
     ENGINES,
     check_precisions,
@@ -23,7 +25,8 @@ from enginebench.models.checkpoint import preset_dir, resolve_model
 from enginebench.models.presets import PRESETS, preset_params
 from enginebench.profile import load_profile
 from enginebench.report.table import FORMATS, render
-from enginebench.results.store import load_run
+from enginebench.results.schema import OpsRun
+from enginebench.results.store import load_document
 
 DEFAULT_OUT = Path("data/results")
 # `run` options a profile may set; the command line wins over the profile, the profile over
@@ -69,7 +72,37 @@ def _parser() -> argparse.ArgumentParser:
                      help="measure memory bandwidth first and give each decode result its "
                      "bound (about 10 s; default: on)")
 
-    show = sub.add_parser("show", help="print a saved run")
+    ops = sub.add_parser("ops", help="benchmark single operators at a model's shapes against "
+                         "the machine's roofline")
+    ops.add_argument("--engines", help="comma list of ops engines (default: every installed "
+                     "one; `enginebench ops --list` shows them)")
+    ops.add_argument("--precisions", help="classes: fp32, fp16, bf16, int8, int4 (default: "
+                     "all each engine has at op level)")
+    ops.add_argument("--ops", help="comma list of ops (matmul, matvec, rmsnorm, softmax, rope, "
+                     "swiglu, sdpa) or cases (matmul.mlp_up, sdpa.decode, ...); default: all")
+    ops.add_argument("--model", default="small", help="preset name or checkpoint directory "
+                     "whose config.json gives the shapes (default: small)")
+    ops.add_argument("--prompt-tokens", type=int, default=128,
+                     help="tokens of the prefill cases (default: 128)")
+    ops.add_argument("--context", type=int, default=256,
+                     help="KV cache length of the decode attention (default: 256)")
+    ops.add_argument("--peak-size", type=int, default=1024,
+                     help="n of the n x n x n matmul that measures peak FLOP/s (default: 1024)")
+    ops.add_argument("--warmups", type=int, default=2)
+    ops.add_argument("--reps", type=int, default=10, help="timed samples per case (default: 10)")
+    ops.add_argument("--min-sample-ms", type=float, default=20.0,
+                     help="calls per sample grow until a sample lasts this long (default: 20)")
+    ops.add_argument("--threads", type=int, default=RUN_DEFAULTS["threads"])
+    ops.add_argument("--device", default="cpu")
+    ops.add_argument("--timeout", type=float, default=600.0,
+                     help="seconds per engine x precision process (default: 600)")
+    ops.add_argument("--machine", help="stable machine label (default: from the hardware)")
+    ops.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                     help="results root; the run goes to OUT/<machine>/ops-<id>.json")
+    ops.add_argument("--format", choices=FORMATS, default="table")
+    ops.add_argument("--list", action="store_true", help="list the ops engines and exit")
+
+    show = sub.add_parser("show", help="print a saved run (suite or ops)")
     show.add_argument("file", type=Path)
     show.add_argument("--format", choices=FORMATS, default="table")
 
@@ -160,8 +193,102 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
     return bandwidth
 
 
+def cmd_ops(args: argparse.Namespace, console: Console) -> int:
+    from enginebench.measure.environment import default_machine_label
+    from enginebench.ops.cases import OPS, model_cases
+    from enginebench.ops.registry import NO_OP_API, OPS_ENGINES, ops_class, parse_ops_engines
+    from enginebench.ops.suite import BANDWIDTH_SIZES_MB, OpsSpec, run_ops
+    from enginebench.ops.timing import TimingPlan
+    from enginebench.report.ops_table import render_ops
+
+    if args.list:
+        table = Table(title="ops engines")
+        for col in ("engine", "installed", "precisions", "install"):
+            table.add_column(col, overflow="fold")
+        for name in OPS_ENGINES:
+            cls = ops_class(name)
+            table.add_row(name, "yes" if cls.available() else "no", ", ".join(cls.precisions),
+                          "" if cls.available() else Text(cls.install))
+        for name, why in NO_OP_API.items():
+            table.add_row(name, "no op-level API", "", Text(why))
+        console.print(table)
+        return 0
+    precisions = _split(args.precisions, PRECISION_CLASSES, "precision")
+    ops = _split(args.ops, None, "op")
+    for name, value in (("--prompt-tokens", args.prompt_tokens), ("--context", args.context),
+                        ("--peak-size", args.peak_size), ("--reps", args.reps),
+                        ("--threads", args.threads)):
+        if value < 1:
+            raise UserError(f"{name} must be at least 1, not {value}")
+    spec = OpsSpec(parse_ops_engines(args.engines), precisions, args.model,
+                   model_config(args.model), args.prompt_tokens, args.context, args.peak_size,
+                   ops, TimingPlan(args.warmups, args.reps, args.min_sample_ms / 1e3),
+                   args.threads, args.device, args.timeout)
+    cases = model_cases(spec.config, 1, 1)
+    known = list(OPS) + [c.name for c in cases]
+    _split(args.ops, tuple(known), "op or case")
+    if not spec.cells():
+        raise UserError(f"no engine among {', '.join(c.name for c in spec.engines)} has "
+                        f"precision {args.precisions!r} at op level; see `enginebench ops "
+                        "--list`")
+    err = Console(stderr=True, quiet=args.format != "table")
+    from enginebench.measure.bandwidth import measure_bandwidth
+
+    with err.status(f"measuring memory bandwidth ({args.threads} threads)"):
+        try:
+            bandwidth = measure_bandwidth(args.threads, sizes_mb=BANDWIDTH_SIZES_MB)
+        except RuntimeError as e:
+            bandwidth = {"error": str(e)}
+            err.print(Text(f"no memory roofline: {e}"))
+    with err.status("") as status:
+        def progress(state: str, text: str) -> None:
+            if state == "running":
+                status.update(text)
+            else:
+                err.print(Text(f"  {text}"))
+
+        run, path = run_ops(spec, args.machine or default_machine_label(), args.out, progress,
+                            bandwidth)
+    text = render_ops(run, args.format, console)
+    if text is not None:
+        sys.stdout.write(text)
+    err.print(f"saved {path}")
+    return 0
+
+
+def _split(text: str | None, allowed: tuple[str, ...] | None, what: str) -> list[str] | None:
+    """A comma list from the command line, each item checked against `allowed`."""
+    if not text:
+        return None
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in items if allowed is not None and x not in allowed]
+    if bad:
+        raise UserError(f"unknown {what} {bad[0]!r}; choose from: {', '.join(allowed)}")
+    return items
+
+
+def model_config(model: str) -> dict:
+    """The Hugging Face config of a preset, or of the checkpoint directory `model`."""
+    if model in PRESETS:
+        return PRESETS[model].hf_config()
+    config = Path(model) / "config.json"
+    if not config.is_file():
+        raise UserError(f"--model {model!r} is neither a preset ({', '.join(PRESETS)}) nor a "
+                        "directory with a config.json")
+    try:
+        return json.loads(config.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{config}: not valid JSON ({e})") from e
+
+
 def cmd_show(args: argparse.Namespace, console: Console) -> int:
-    text = render(load_run(args.file), args.format, console)
+    doc = load_document(args.file)
+    if isinstance(doc, OpsRun):
+        from enginebench.report.ops_table import render_ops
+
+        text = render_ops(doc, args.format, console)
+    else:
+        text = render(doc, args.format, console)
     if text is not None:
         sys.stdout.write(text)
     return 0
@@ -234,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args, console)
+        if args.command == "ops":
+            return cmd_ops(args, console)
         if args.command == "show":
             return cmd_show(args, console)
         if args.command == "list":

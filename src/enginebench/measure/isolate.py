@@ -47,8 +47,12 @@ def _describe_exit(code: int, stderr: str) -> str:
     return f"{text}; stderr: {tail}" if tail else text
 
 
-def run_isolated(job: dict, timeout_s: float, threads: int) -> ChildOutcome:
-    """Run `job` through `python -m enginebench.measure.cell` and collect its outcome."""
+def run_isolated(job: dict, timeout_s: float, threads: int,
+                 module: str = "enginebench.measure.cell") -> ChildOutcome:
+    """Run `job` through `python -m MODULE JOB RESULT` and collect its outcome.
+
+    A child that wrote a result and then died or timed out (ops children write after every
+    case) keeps what it wrote, with `process_error` saying how it ended."""
     with tempfile.TemporaryDirectory(prefix="enginebench-cell-") as tmp:
         job_file, result_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
         stderr_file = Path(tmp) / "stderr.txt"
@@ -56,7 +60,7 @@ def run_isolated(job: dict, timeout_s: float, threads: int) -> ChildOutcome:
         start = time.perf_counter()
         with open(stderr_file, "w") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "enginebench.measure.cell", str(job_file),
+                [sys.executable, "-m", module, str(job_file),
                  str(result_file)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                 # os.setsid as a preexec_fn (not start_new_session) makes Python fork
@@ -68,14 +72,15 @@ def run_isolated(job: dict, timeout_s: float, threads: int) -> ChildOutcome:
             status, rusage, timed_out = _wait(proc, timeout_s)
         wall = time.perf_counter() - start
         peak = rusage.ru_maxrss / 1024 if rusage else None
-        if timed_out:
-            result = {"status": "timeout", "error": f"no result within {timeout_s:g} s; killed"}
-        elif result_file.is_file():
+        code = None if timed_out else os.waitstatus_to_exitcode(status)
+        ended = f"no result within {timeout_s:g} s; killed" if timed_out else \
+            _describe_exit(code, stderr_file.read_text(errors="replace"))
+        if result_file.is_file():
             result = json.loads(result_file.read_text())
+            if timed_out or code:
+                result["process_error"] = ended
         else:
-            code = os.waitstatus_to_exitcode(status)
-            result = {"status": "failed",
-                      "error": _describe_exit(code, stderr_file.read_text(errors="replace"))}
+            result = {"status": "timeout" if timed_out else "failed", "error": ended}
         return ChildOutcome(result, peak, wall)
 
 

@@ -18,6 +18,10 @@ COLUMNS = ("engine", "precision", "device", "prefill tok/s", "decode tok/s ± sd
            "roofline %", "status")
 
 
+# a column whose name holds one of these is numeric (right-aligned)
+NUMERIC = ("/s", "MB", "ms", "%", "us", "err")
+
+
 def _num(x: float | None, digits: int = 1) -> str:
     return "" if x is None else f"{x:,.{digits}f}"
 
@@ -26,12 +30,16 @@ def _pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:.1f}"
 
 
-def _footnote(cell: Cell, text: str, notes: list[str]) -> str:
+def footnote(label: str, text: str, notes: list[str]) -> str:
     """Append `text` as a numbered footnote (cut to NOTE_CHARS); returns its marker."""
     if len(text) > NOTE_CHARS:
         text = f"{text[:NOTE_CHARS]}... (whole message in the results file)"
-    notes.append(f"[{len(notes) + 1}] {cell.engine} {cell.precision}: {text}")
+    notes.append(f"[{len(notes) + 1}] {label}: {text}")
     return f"[{len(notes)}]"
+
+
+def _label(cell: Cell) -> str:
+    return f"{cell.engine} {cell.precision}"
 
 
 def _status(cell: Cell, notes: list[str]) -> str:
@@ -39,11 +47,11 @@ def _status(cell: Cell, notes: list[str]) -> str:
     if cell.status == "ok":
         status = "ok" if cell.outputs_consistent is not False else "ok (reps differ)"
         if cell.implausible:
-            status += f", IMPLAUSIBLE {_footnote(cell, cell.implausible, notes)}"
+            status += f", IMPLAUSIBLE {footnote(_label(cell), cell.implausible, notes)}"
         return status
     if not cell.error:
         return cell.status
-    return f"{cell.status} {_footnote(cell, cell.error, notes)}"
+    return f"{cell.status} {footnote(_label(cell), cell.error, notes)}"
 
 
 def _quality(cell: Cell, notes: list[str]) -> list[str]:
@@ -51,7 +59,8 @@ def _quality(cell: Cell, notes: list[str]) -> list[str]:
     q = cell.quality
     if q is None:
         if cell.quality_error:
-            return [f"error {_footnote(cell, 'quality: ' + cell.quality_error, notes)}", "", ""]
+            why = footnote(_label(cell), "quality: " + cell.quality_error, notes)
+            return [f"error {why}", "", ""]
         return ["", "", ""]
     first = "none" if q.first_diff_token is None else str(q.first_diff_token)
     return [f"{q.kl_mean:.2e}", f"{q.top1_agree_pct:.1f}", first]
@@ -117,16 +126,32 @@ def _csv(run: Run) -> str:
     return buf.getvalue()
 
 
-def _md(run: Run) -> str:
+def markdown(title: str, columns: tuple[str, ...], body: list[list[str]],
+             notes: list[str]) -> str:
+    """A titled markdown table with its numbered notes under it."""
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |"
 
-    notes: list[str] = []
-    out = [f"**{_title(run)}**", "", line(list(COLUMNS)), line(["---"] * len(COLUMNS))]
-    out += [line(r) for r in rows(run, notes)]
+    out = [f"**{title}**", "", line(list(columns)), line(["---"] * len(columns))]
+    out += [line(r) for r in body]
     if notes:
         out += [""] + [n.replace("\n", " ") + "  " for n in notes]
     return "\n".join(out) + "\n"
+
+
+def print_table(title: str, columns: tuple[str, ...], body: list[list[str]],
+                notes: list[str], console: Console | None) -> None:
+    """A titled rich table (numbers right-aligned) and its numbered notes, on `console`."""
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right" if any(u in col for u in NUMERIC) else "left",
+                         overflow="fold")
+    for r in body:
+        table.add_row(*(Text(x) for x in r))  # Text: error messages are not markup
+    console = console or Console()
+    console.print(table)
+    for note in notes:
+        console.print(Text(note))
 
 
 def render(run: Run, fmt: str, console: Console | None = None) -> str | None:
@@ -135,17 +160,9 @@ def render(run: Run, fmt: str, console: Console | None = None) -> str | None:
         return run.model_dump_json(indent=1) + "\n"
     if fmt == "csv":
         return _csv(run)
-    if fmt == "md":
-        return _md(run)
-    table = Table(title=_title(run), title_justify="left")
-    for col in COLUMNS:
-        table.add_column(col, justify="right" if "/s" in col or "MB" in col or "ms" in col
-                         or "%" in col else "left", overflow="fold")
     notes: list[str] = []
-    for r in rows(run, notes):
-        table.add_row(*(Text(x) for x in r))  # Text: error messages are not markup
-    console = console or Console()
-    console.print(table)
-    for note in notes:
-        console.print(Text(note))
+    body = rows(run, notes)
+    if fmt == "md":
+        return markdown(_title(run), COLUMNS, body, notes)
+    print_table(_title(run), COLUMNS, body, notes, console)
     return None

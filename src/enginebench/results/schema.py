@@ -129,3 +129,73 @@ class Run(_Strict):
     quality: dict | None = Field(None, description="the fp32 reference and the quality ids, "
                                  "or why quality was not measured")
     cells: list[Cell]
+
+
+# --- operator benchmarks (`enginebench ops`): a document of their own, kind "ops" ---
+
+class OpsWorkload(_Strict):
+    prompt_tokens: int = Field(description="tokens of the prefill cases (M of the matmuls)")
+    context: int = Field(description="KV cache length of the decode attention case")
+    peak_size: int = Field(description="n of the n x n x n matmul that measures peak FLOP/s")
+    warmups: int
+    reps: int
+    min_sample_ms: float = Field(description="calls per sample are doubled until a sample "
+                                 "lasts this long")
+    threads: int
+
+
+class Ceilings(_Strict):
+    """The machine's roofline: best square-matmul rate per precision, and bandwidth."""
+
+    peak_gflops: dict[str, float] = Field(description="precision class -> best GFLOP/s of "
+                                          "any engine on the peak matmul")
+    peak_engine: dict[str, str]
+    peak_case: str
+    bandwidth: dict | None = Field(description="measure/bandwidth.py's points, or why not")
+    dram_gbs: float | None = Field(description="best kernel at the largest working set")
+
+
+class OpResult(_Strict):
+    case: str
+    op: str
+    shape: str
+    engine: str
+    engine_version: str | None
+    precision: Literal["fp32", "fp16", "bf16", "int8", "int4"]
+    device: str
+    status: Status
+    error: str | None = None
+    notes: list[str] = []
+    flops: float
+    bytes: float = Field(description="least bytes moved: inputs read and output written "
+                         "once, weights at the precision's size")
+    intensity: float = Field(description="flops / bytes")
+    calls: int | None = Field(None, description="calls timed per sample")
+    time_us: Stat | None = Field(None, description="microseconds per call, per sample")
+    gflops: float | None = None
+    gbs: float | None = None
+    roof_gflops: float | None = Field(None, description="min(peak, intensity x bandwidth "
+                                      "at the op's working set)")
+    bound: Literal["compute", "memory"] | None = None
+    roofline_pct: float | None = Field(None, description="attained GFLOP/s as % of roof")
+    implausible: str | None = None
+    max_rel_err: float | None = Field(None, description="max |out - ref| / max |ref| "
+                                      "against NumPy float64")
+    tolerance: float
+    correct: bool | None = None
+
+
+class OpsRun(_Strict):
+    schema_version: Literal[1]
+    kind: Literal["ops"]
+    run_id: str
+    created_at: datetime
+    command: str
+    machine: Machine
+    environment: dict
+    model: dict = Field(description="name and the config whose shapes the cases use")
+    workload: OpsWorkload
+    ceilings: Ceilings | None = None
+    no_op_api: dict[str, str] = Field({}, description="engines with no op-level interface, "
+                                      "and why")
+    results: list[OpResult]

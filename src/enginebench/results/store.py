@@ -1,4 +1,5 @@
-"""Run documents on disk: atomic writes, validated reads with one-line errors."""
+"""Run documents (suite runs and ops runs) on disk: atomic writes, validated reads with
+one-line errors."""
 
 import json
 import os
@@ -8,7 +9,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from enginebench.errors import UserError, field_error
-from enginebench.results.schema import SCHEMA_VERSION, Run
+from enginebench.results.schema import SCHEMA_VERSION, OpsRun, Run
+
+Document = Run | OpsRun
+KINDS: dict[str | None, type[Document]] = {None: Run, "ops": OpsRun}
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -26,27 +30,38 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def run_path(root: Path, run: Run) -> Path:
+def run_path(root: Path, run: Document) -> Path:
     return root / run.machine.label / f"{run.run_id}.json"
 
 
-def save_run(run: Run, path: Path) -> Path:
+def save_run(run: Document, path: Path) -> Path:
     """Validate `run` and write it atomically to `path`."""
-    Run.model_validate(run.model_dump())
+    type(run).model_validate(run.model_dump())
     write_atomic(path, run.model_dump_json(indent=1))
     return path
 
 
 def load_run(path: Path) -> Run:
-    """Read and validate a run document; any problem is one line naming file and field."""
+    """Read and validate a suite run; an ops run or any problem is one line naming the file."""
+    doc = load_document(path)
+    if not isinstance(doc, Run):
+        raise UserError(f"{path}: an ops run, not a suite run; read it with "
+                        "`enginebench ops --show`")
+    return doc
+
+
+def load_document(path: Path) -> Document:
+    """Read and validate a results document of either kind (its `kind` field says which);
+    any problem is one line naming the file and field."""
     try:
         text = path.read_text()
     except FileNotFoundError as e:
         raise UserError(f"{path}: no such results file") from e
     except UnicodeDecodeError as e:
         raise UserError(f"{path}: not valid JSON ({e})") from e
+    kind = OpsRun if '"kind": "ops"' in text[:200] else Run
     try:
-        return Run.model_validate_json(text)  # the fast path; a bad file is explained below
+        return kind.model_validate_json(text)  # the fast path; a bad file is explained below
     except ValidationError:
         pass
     try:
@@ -59,8 +74,11 @@ def load_run(path: Path) -> Run:
     if version != SCHEMA_VERSION:
         raise UserError(f"{path}: field schema_version: {version!r} is not supported "
                         f"(this enginebench reads version {SCHEMA_VERSION})")
+    if data.get("kind") not in KINDS:
+        raise UserError(f"{path}: field kind: {data.get('kind')!r} is not a results kind "
+                        "(absent for suite runs, \"ops\" for ops runs)")
     try:
-        return Run.model_validate(data)
+        return KINDS[data.get("kind")].model_validate(data)
     except ValidationError as e:
         raise field_error(path, e) from e
 

@@ -3,11 +3,12 @@ named datasets, and a page's rows are attached to a copy, so large data is not r
 
 import copy
 import functools
+import math
 from typing import Any
 
 import altair as alt
 
-from enginebench.results.schema import Run
+from enginebench.results.schema import OpsRun, Run
 from enginebench.site.records import cell_key, slug
 
 Spec = dict[str, Any]
@@ -141,3 +142,48 @@ def pareto_charts(run: Run) -> list[tuple[str, Spec]]:
             out.append((title, with_data(_pareto_template(x, title, log), points=pts,
                                          front=pareto_front(pts, x, "decode"))))
     return out
+
+
+@functools.cache
+def _roofline_template() -> Spec:
+    log = alt.Scale(type="log")
+    x = alt.X("intensity:Q", title="arithmetic intensity (FLOP per byte moved, log)",
+              scale=log)
+    y = alt.Y("gflops:Q", title="GFLOP/s (log)", scale=log)
+    roofs = alt.Chart(alt.Data(name="roofs")).mark_line(strokeWidth=1.5).encode(
+        x=x, y=y, strokeDash=alt.StrokeDash("roof:N", title="ceiling"),
+        color=alt.value("#555"), tooltip=["roof:N"])
+    points = alt.Chart(alt.Data(name="points")).mark_point(filled=True, size=70).encode(
+        x=x, y=y, color=alt.Color("engine:N"), shape=alt.Shape("op:N"),
+        tooltip=["case:N", "engine:N", "precision:N", "shape:N",
+                 alt.Tooltip("time_us:Q", title="median us", format=",.1f"),
+                 alt.Tooltip("gflops:Q", format=",.2f"),
+                 alt.Tooltip("pct:Q", title="% of roof", format=",.0f")])
+    return alt.layer(roofs, points).properties(width=620, height=380).to_dict()
+
+
+def roofline_chart(run: OpsRun) -> Spec | None:
+    """Every ok result at its intensity and GFLOP/s, under the fp32 compute ceiling and the
+    memory ceilings at the smallest and largest working sets measured."""
+    c = run.ceilings
+    points = [{"case": r.case, "engine": r.engine, "precision": r.precision, "op": r.op,
+               "shape": r.shape, "intensity": r.intensity, "gflops": r.gflops,
+               "time_us": r.time_us.median if r.time_us else None, "pct": r.roofline_pct}
+              for r in run.results if r.status == "ok" and r.gflops]
+    if not points or c is None:
+        return None
+    xs = sorted(p["intensity"] for p in points)
+    lo, hi = xs[0] / 2, xs[-1] * 2
+    peak = c.peak_gflops.get("fp32")
+    roofs = []
+    bw_points = sorted((c.bandwidth or {}).get("points") or [], key=lambda p: p["bytes"])
+    for label, point in (("cache", bw_points[:1]), ("DRAM", bw_points[-1:])):
+        if not point:
+            continue
+        gbs = max(v for k, v in point[0].items() if k.endswith("_gbs"))
+        name = f"{gbs:.0f} GB/s at {point[0]['bytes'] >> 20} MB ({label})"
+        if peak:
+            name += f", fp32 peak {peak:.0f} GFLOP/s"
+        roofs += [{"roof": name, "intensity": i, "gflops": min(gbs * i, peak or math.inf)}
+                  for i in sorted({lo, hi, *([peak / gbs] if peak else [])})]
+    return with_data(_roofline_template(), points=points, roofs=roofs)

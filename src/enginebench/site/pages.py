@@ -11,7 +11,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from enginebench.results.schema import Run
+from enginebench.report.ops_table import rows as ops_rows
+from enginebench.results.schema import OpsRun, Run
 from enginebench.site import charts
 from enginebench.site.features import FeatureClaims, build_matrix
 from enginebench.site.mkdocs_hook import FRAGMENTS, sidecar
@@ -19,7 +20,7 @@ from enginebench.site.records import Results, model_name, slug
 from enginebench.site.tables import cell_table
 
 # generated, never hand-written: cleared before each render and ignored by git
-GENERATED = ("index.md", "features.md", "trends", "pareto", "runs", FRAGMENTS)
+GENERATED = ("index.md", "features.md", "trends", "pareto", "ops", "runs", FRAGMENTS)
 
 
 def mdtext(text: str) -> Markup:
@@ -62,6 +63,23 @@ def _bandwidth(run: Run) -> str:
     best = max(max(p.get("read_gbs", 0), p.get("copy_gbs", 0), p.get("triad_gbs", 0))
                for p in points)
     return f"memory bandwidth up to {best:.0f} GB/s (STREAM-style, measured with the run)"
+
+
+def ops_section(run: OpsRun) -> dict:
+    """What the operators page shows of one ops run: its ceilings, chart and table."""
+    notes: list[str] = []
+    body = ops_rows(run, notes)
+    c = run.ceilings
+    w = run.workload
+    return {"model": model_name(run), "run_id": run.run_id, "command": run.command,
+            "date": run.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "workload": f"prefill {w.prompt_tokens} tokens, KV cache {w.context}, "
+                        f"{w.threads} threads, {w.warmups} warm-up calls, {w.reps} samples of "
+                        f"at least {w.min_sample_ms:g} ms",
+            "peaks": [(p, g, c.peak_engine[p]) for p, g in c.peak_gflops.items()] if c else [],
+            "peak_case": c.peak_case if c else "", "dram_gbs": c.dram_gbs if c else None,
+            "chart": charts.roofline_chart(run), "rows": body, "notes": notes,
+            "no_op_api": sorted(run.no_op_api.items())}
 
 
 def workload_summary(run: Run) -> str:
@@ -126,7 +144,29 @@ class Renderer:
         for run in self.results.runs:
             self._run_page(run)
         self._write("runs/index.md", "runs.md.j2", runs=self.results.runs[::-1])
-        return 5 + 2 * len(machines) + len(self.results.runs)
+        ops_machines = self._ops()
+        return 6 + 2 * len(machines) + len(self.results.runs) + ops_machines
+
+    def _ops(self) -> int:
+        """One operators page per machine (each model's latest ops run), and their index;
+        returns the number of machine pages."""
+        index = []
+        machines = self.results.ops_machines()
+        for label in machines:
+            runs = [r for r in self.results.ops_runs if r.machine.label == label]
+            latest = {model_name(r): r for r in runs}  # oldest first: the last one stays
+            models = [ops_section(r) for _, r in sorted(latest.items())]
+            summary = machine_summary(runs[-1])
+            index.append({"label": label, "slug": slug(label), "summary": summary,
+                          "models": [(m, sum(model_name(r) == m for r in runs))
+                                     for m in sorted(latest)]})
+            self._write(f"ops/{slug(label)}.md", "ops.md.j2", machine=label, summary=summary,
+                        models=models)
+        self._write("ops/index.md", "machines.md.j2", title="Operators",
+                    intro="Single operators at a model's shapes (matmul, matvec, RMSNorm, "
+                    "softmax, RoPE, SwiGLU, attention) per engine, against the machine's "
+                    "roofline: `enginebench ops`.", machines=index)
+        return len(machines)
 
     def _home(self, machines: list[str]) -> None:
         out = []

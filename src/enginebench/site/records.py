@@ -7,8 +7,8 @@ from pathlib import Path
 
 from enginebench.errors import UserError
 from enginebench.results.asv_import import asv_file_runs, asv_files
-from enginebench.results.schema import Cell, Run
-from enginebench.results.store import list_runs, load_run
+from enginebench.results.schema import Cell, OpsRun, Run
+from enginebench.results.store import list_runs, load_document
 
 
 @dataclass
@@ -19,10 +19,15 @@ class Skipped:
 
 @dataclass
 class Results:
-    """Runs oldest first, and the files that could not be read with the reason."""
+    """Runs and ops runs oldest first, and the files that could not be read with the
+    reason."""
 
     runs: list[Run] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    ops_runs: list[OpsRun] = field(default_factory=list)
+
+    def ops_machines(self) -> list[str]:
+        return sorted({r.machine.label for r in self.ops_runs})
 
     def machines(self) -> list[str]:
         return sorted({r.machine.label for r in self.runs})
@@ -43,7 +48,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "x"
 
 
-def model_name(run: Run) -> str:
+def model_name(run: Run | OpsRun) -> str:
     return str(run.model.get("name") or "unnamed")
 
 
@@ -61,13 +66,16 @@ def load_results(data_dir: Path) -> Results:
     out = Results()
     for path in list_runs(data_dir / "results"):
         try:
-            out.runs.append(load_run(path))
+            doc = load_document(path)
         except UserError as e:
             out.skipped.append(Skipped(path, str(e)))
+            continue
+        (out.ops_runs if isinstance(doc, OpsRun) else out.runs).append(doc)
     for path in asv_files(data_dir / "asv" / "results"):
         try:
             out.runs += asv_file_runs(path)
         except UserError as e:
             out.skipped.append(Skipped(path, str(e)))
     out.runs.sort(key=lambda r: (r.created_at, r.run_id))
+    out.ops_runs.sort(key=lambda r: (r.created_at, r.run_id))
     return out

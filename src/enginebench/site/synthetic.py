@@ -6,7 +6,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from enginebench.measure.metrics import summarize
-from enginebench.results.schema import SCHEMA_VERSION, Cell, Machine, Quality, Run, Workload
+from enginebench.results.schema import (
+    SCHEMA_VERSION,
+    Cell,
+    Machine,
+    OpsRun,
+    Quality,
+    Run,
+    Workload,
+)
 from enginebench.results.store import run_path, save_run
 
 # engine -> precision -> (precision class, decode tok/s around which samples are drawn)
@@ -91,3 +99,47 @@ def nightly_year(root: Path, machines: int = 4, days: int = 365,
             save_run(run, run_path(root, run))
             count += 1
     return count
+
+
+def synthetic_ops_run(machine: str, created: datetime, seed: int,
+                      versions: dict[str, str] | None = None) -> OpsRun:
+    """An ops run at `tiny`'s shapes with made-up times for numpy and torch at fp32, one
+    failed case, and made-up ceilings, placed under the roofline as a real run is."""
+    from enginebench.models.presets import PRESETS
+    from enginebench.ops.cases import model_cases, peak_case
+    from enginebench.ops.registry import NO_OP_API
+    from enginebench.ops.suite import ceilings, place_under_roof
+    from enginebench.results.schema import OpResult, OpsWorkload
+
+    rng = random.Random(seed)
+    cases = [peak_case(64), *model_cases(PRESETS["tiny"].hf_config(), 16, 40)]
+    results = []
+    for engine in ("numpy", "torch"):
+        for case in cases:
+            nbytes = case.bytes("fp32")
+            common = {"case": case.name, "op": case.op, "shape": case.shape_text(),
+                      "engine": engine, "engine_version": (versions or {}).get(engine, "1.0"),
+                      "precision": "fp32", "device": "cpu", "flops": case.flops,
+                      "bytes": nbytes, "intensity": case.flops / nbytes, "tolerance": 1e-4}
+            if engine == "torch" and case.op == "rope":
+                results.append(OpResult(**common, status="failed", error="synthetic crash"))
+                continue
+            us = [rng.uniform(5, 50) for _ in range(5)]
+            med = sorted(us)[2]
+            results.append(OpResult(**common, status="ok", calls=100, time_us=summarize(us),
+                                    gflops=case.flops / med / 1e3, gbs=nbytes / med / 1e3,
+                                    max_rel_err=1e-7, correct=True))
+    bandwidth = {"method": "synthetic", "threads": 2, "seconds": 0.0, "points": [
+        {"bytes": 1 << 20, "copy_gbs": 90.0, "triad_gbs": 95.0, "read_gbs": 110.0},
+        {"bytes": 512 << 20, "copy_gbs": 12.0, "triad_gbs": 13.0, "read_gbs": 14.0}]}
+    ceil = ceilings(results, cases[0], bandwidth)
+    place_under_roof(results, ceil)
+    return OpsRun(schema_version=SCHEMA_VERSION, kind="ops",
+                  run_id=f"ops-{created:%Y%m%dT%H%M%SZ}-synthetic{seed}", created_at=created,
+                  command=f"enginebench ops (synthetic, seed {seed})",
+                  machine=Machine(label=machine, cpu="synthetic CPU", arch="x86_64",
+                                  physical_cores=2, logical_cores=2, ram_gb=16.0),
+                  environment={"synthetic": True}, model={"name": "tiny"},
+                  workload=OpsWorkload(prompt_tokens=16, context=40, peak_size=64, warmups=2,
+                                       reps=5, min_sample_ms=20, threads=2),
+                  ceilings=ceil, no_op_api=NO_OP_API, results=results)

@@ -1,0 +1,1 @@
+"""One ops adapter per engine (registry in enginebench.ops.registry)."""
