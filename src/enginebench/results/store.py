@@ -45,8 +45,8 @@ def load_run(path: Path) -> Run:
     """Read and validate a suite run; an ops run or any problem is one line naming the file."""
     doc = load_document(path)
     if not isinstance(doc, Run):
-        raise UserError(f"{path}: an ops run, not a suite run; read it with "
-                        "`enginebench ops --show`")
+        raise UserError(f"{path}: an ops run, not a suite run (`enginebench show` "
+                        "prints either)")
     return doc
 
 
