@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -51,13 +52,23 @@ def identity(path: Path) -> dict:
                            f"{out.stdout[:200]!r}; rebuild it with {BUILD_SCRIPT}") from None
 
 
-class RunnerProcess:
-    """One running runner: send a JSON line, read the JSON line that answers it."""
+def runner_available(binary: str) -> bool:
+    """Built, and answering `--version` (a binary from a broken build is not)."""
+    path = binary_path(binary)
+    try:
+        return path is not None and bool(identity(path))
+    except (OSError, RuntimeError, subprocess.TimeoutExpired):
+        return False
 
-    def __init__(self, path: Path, job: dict) -> None:
+
+class RunnerProcess:
+    """One running runner: send a JSON line, read the JSON line that answers it. `args`
+    picks the mode (none: a model; `--ops`: single operators)."""
+
+    def __init__(self, path: Path, job: dict, args: Sequence[str] = ()) -> None:
         self.name = path.name
         self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in close())
-        self.proc = subprocess.Popen([str(path)], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([str(path), *args], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         self.send(job)
 
@@ -121,11 +132,7 @@ class RustRunnerEngine(Engine):
     @classmethod
     def available(cls) -> bool:
         """Built, and answering `--version` (a binary from a broken build is not)."""
-        path = binary_path(cls.binary)
-        try:
-            return path is not None and bool(identity(path))
-        except (OSError, RuntimeError, subprocess.TimeoutExpired):
-            return False
+        return runner_available(cls.binary)
 
     @classmethod
     def version(cls) -> str | None:

@@ -1,8 +1,10 @@
 //! enginebench-burn: the job (runner-protocol) -> the burn backend this build was compiled
 //! with (NdArray by default; Flex, LibTorch, CUDA, ROCm, wgpu, Metal as cargo features) and a
-//! weight format for the precision -> a Llama loaded from the checkpoint.
+//! weight format for the precision -> a Llama loaded from the checkpoint. `--ops` runs single
+//! operators on the same backend instead (ops.rs).
 
 mod model;
+mod ops;
 mod weights;
 
 use std::path::Path;
@@ -58,7 +60,7 @@ fn main() {
         version: env!("ENGINE_VERSION"),
         build,
     };
-    runner_protocol::serve(id, load)
+    runner_protocol::serve(id, load, ops::make)
 }
 
 fn load(job: &Job) -> Result<Llama> {

@@ -459,7 +459,7 @@ fn linear(x: Tensor<2>, w: &Tensor<2>) -> Tensor<2> {
 }
 
 /// transformers' `LlamaRMSNorm`: normalize in f32, cast back, then scale by the weight.
-fn rms_norm(x: Tensor<2>, weight: &Tensor<1>, eps: f64) -> Tensor<2> {
+pub(crate) fn rms_norm(x: Tensor<2>, weight: &Tensor<1>, eps: f64) -> Tensor<2> {
     let dtype: FloatDType = x.dtype().into();
     let x = x.cast(FloatDType::F32);
     let inv_rms = x

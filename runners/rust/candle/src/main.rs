@@ -1,6 +1,9 @@
 //! enginebench's candle runner: candle-transformers' Llama on the checkpoint's
 //! safetensors (f32, f16, bf16) and its quantized Llama on llama.cpp's GGUF files
-//! (q8_0, q4_0, q4_k_m), behind the shared JSON-lines protocol.
+//! (q8_0, q4_0, q4_k_m), behind the shared JSON-lines protocol; `--ops` runs single
+//! operators instead (ops.rs).
+
+mod ops;
 
 use std::path::{Path, PathBuf};
 
@@ -162,5 +165,5 @@ fn main() {
         "cpu": {"avx": candle_core::utils::with_avx(), "f16c": candle_core::utils::with_f16c(),
                 "neon": candle_core::utils::with_neon(), "simd128": candle_core::utils::with_simd128()},
     });
-    serve(Identity { engine: "candle", version: env!("ENGINE_VERSION"), build }, load)
+    serve(Identity { engine: "candle", version: env!("ENGINE_VERSION"), build }, load, ops::make)
 }

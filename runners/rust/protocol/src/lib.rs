@@ -4,7 +4,8 @@
 //! model and answers `{"event":"ready",...}`. If the job names reps, the runner runs its
 //! warm-ups and reps at once, one `generation` line per rep. Further stdin lines are
 //! requests (`generate`, `logits`), answered one line each. At EOF: a `done` line.
-//! `--version` prints the runner's identity as one JSON line and exits.
+//! `--version` prints the runner's identity as one JSON line and exits; `--ops` runs
+//! single operators instead of a model (the `ops` module).
 //! Anything that goes wrong is one `{"event":"error","kind":...,"message":...}` line and
 //! a non-zero exit. Timestamps are CLOCK_MONOTONIC seconds, the clock of Python's
 //! `time.perf_counter()` on Linux, so the harness times a Rust runner as it times Python.
@@ -15,6 +16,10 @@ use std::time::Instant;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+pub mod ops;
+
+pub use ops::{HostTensor, OpRequest, Ops, OpsJob, PreparedOp};
 
 /// What the harness asks a runner to do; unknown fields are an error.
 #[derive(Deserialize, Debug, Clone)]
@@ -44,7 +49,7 @@ pub struct Job {
     pub reps: usize,
 }
 
-fn default_device() -> String {
+pub(crate) fn default_device() -> String {
     "cpu".into()
 }
 
@@ -102,7 +107,7 @@ pub fn now() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
-fn emit(value: Value) {
+pub(crate) fn emit(value: Value) {
     let mut out = std::io::stdout().lock();
     // A closed stdout means the harness has gone; nothing useful is left to do.
     if writeln!(out, "{value}").and_then(|_| out.flush()).is_err() {
@@ -110,12 +115,12 @@ fn emit(value: Value) {
     }
 }
 
-fn fail(kind: &str, message: String, code: i32) -> ! {
+pub(crate) fn fail(kind: &str, message: String, code: i32) -> ! {
     emit(json!({"event": "error", "kind": kind, "message": message}));
     std::process::exit(code)
 }
 
-fn fail_with(err: anyhow::Error) -> ! {
+pub(crate) fn fail_with(err: anyhow::Error) -> ! {
     match err.downcast_ref::<Unsupported>() {
         Some(u) => fail("unsupported", u.0.clone(), 3),
         None => fail("failed", format!("{err:#}"), 1),
@@ -123,7 +128,7 @@ fn fail_with(err: anyhow::Error) -> ! {
 }
 
 /// Peak resident memory of this process (VmHWM), in MB, where /proc tells.
-fn peak_rss_mb() -> Option<f64> {
+pub(crate) fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -144,7 +149,8 @@ fn generation(model: &mut dyn Model, prompt: &[u32], n: usize) -> Value {
     json!({"event": "generation", "start": start, "times": times, "ids": ids})
 }
 
-fn write_logits(path: &str, data: &[f32]) -> std::io::Result<()> {
+/// Write `data` as raw little-endian f32 to `path` (through `path.tmp`, then a rename).
+pub(crate) fn write_f32(path: &str, data: &[f32]) -> std::io::Result<()> {
     let tmp = format!("{path}.tmp");
     let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&tmp, bytes)?;
@@ -157,7 +163,7 @@ fn logits(model: &mut dyn Model, ids: &[u32], out: &str) -> Value {
         fail("failed", format!("logits: {} values for {} ids x vocab {vocab}",
                                data.len(), ids.len()), 1);
     }
-    if let Err(e) = write_logits(out, &data) {
+    if let Err(e) = write_f32(out, &data) {
         fail("failed", format!("cannot write logits to {out}: {e}"), 1);
     }
     json!({"event": "logits", "rows": ids.len(), "vocab": vocab, "path": out})
@@ -173,15 +179,29 @@ fn read_job(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> Job {
         .unwrap_or_else(|e| fail("failed", format!("bad job line: {e}"), 2))
 }
 
-/// The runner's whole life: read the job, load with `load`, answer requests until EOF.
-pub fn serve<M: Model>(id: Identity, load: impl FnOnce(&Job) -> anyhow::Result<M>) -> ! {
-    if std::env::args().nth(1).as_deref() == Some("--version") {
+/// The runner's whole life: read the job, load with `load`, answer requests until EOF;
+/// with `--ops`, make the runner's operators with `ops` and answer op requests instead.
+pub fn serve<M: Model, O: Ops>(
+    id: Identity,
+    load: impl FnOnce(&Job) -> anyhow::Result<M>,
+    ops: impl FnOnce(&OpsJob) -> anyhow::Result<O>,
+) -> ! {
+    let mode = std::env::args().nth(1);
+    if mode.as_deref() == Some("--version") {
         emit(json!({"engine": id.engine, "version": id.version, "build": id.build}));
         std::process::exit(0);
     }
     std::panic::set_hook(Box::new(|info| {
         emit(json!({"event": "error", "kind": "failed", "message": format!("panic: {info}")}));
     }));
+    match mode.as_deref() {
+        None => {}
+        Some("--ops") => {
+            ops::serve_ops(&id, ops);
+            std::process::exit(0)
+        }
+        Some(other) => fail("failed", format!("unknown argument {other:?} (--version, --ops)"), 2),
+    }
     let job = read_job(&mut std::io::stdin().lock().lines());
     if job.threads > 0 {
         // Set before any pool exists, as a user would: rayon's global pool sizes itself
