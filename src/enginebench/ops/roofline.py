@@ -9,8 +9,10 @@ MARGIN = 0.20  # above the roof by more than this is implausible, not noise
 
 
 def peak_for(peaks: dict[str, float], precision: str) -> float | None:
-    """The FLOP/s ceiling of a precision: its own peak matmul, else fp32's."""
-    return peaks.get(precision) or peaks.get("fp32")
+    """The FLOP/s ceiling of a precision: the faster of its own peak matmul and fp32's,
+    since any weight format can be widened to fp32 and multiplied at fp32's rate (so a
+    precision no engine computes quickly, such as int4 here, is not given a low roof)."""
+    return max(peaks.get(precision, 0.0), peaks.get("fp32", 0.0)) or None
 
 
 def roof(flops: float, nbytes: float, peak_gflops: float | None,
@@ -30,7 +32,10 @@ def implausible(pct: float, nbytes: float, bandwidth: dict | None) -> str | None
     if pct <= 100 * (1 + MARGIN):
         return None
     smallest = min((p["bytes"] for p in (bandwidth or {}).get("points", [])), default=None)
-    why = (f"; its {nbytes / 1e3:.0f} KB working set is below the smallest measured "
-           f"({smallest / 1e6:.0f} MB), so it ran from a faster cache level than measured"
-           if smallest and nbytes < smallest else "")
-    return f"{pct:.0f}% of the roofline{why}"
+    if smallest and nbytes < smallest:
+        why = (f"its {nbytes / 1e3:.0f} KB working set is below the smallest measured "
+               f"({smallest / 1e6:.0f} MB), so it ran from a faster cache level than measured")
+    else:
+        why = ("the ceiling was measured low (STREAM varies between passes on a busy "
+               "machine), or the op moved fewer bytes than counted (a cached operand)")
+    return f"{pct:.0f}% of the roofline, more than {100 * MARGIN:.0f}% above it: {why}"

@@ -145,7 +145,8 @@ class OpsWorkload(_Strict):
 
 
 class Ceilings(_Strict):
-    """The machine's roofline: best square-matmul rate per precision, and bandwidth."""
+    """The machine's roofline: best square-matmul rate per precision, and bandwidth. A
+    precision's compute roof is the faster of its peak and fp32's (ops/roofline.py)."""
 
     peak_gflops: dict[str, float] = Field(description="precision class -> best GFLOP/s of "
                                           "any engine on the peak matmul")
