@@ -69,7 +69,9 @@ def test_run_document(ops_run: tuple[OpsRun, Path], capsys: pytest.CaptureFixtur
     assert c.peak_case == "matmul.peak64" and c.peak_gflops["fp32"] > 0 and c.dram_gbs > 0
     fp32 = [r for r in run.results if r.case == c.peak_case and r.precision == "fp32"
             and r.gflops]
-    assert c.peak_gflops["fp32"] == max(r.gflops for r in fp32)
+    best = max(fp32, key=lambda r: r.flops / min(r.time_us.samples))
+    assert c.peak_gflops["fp32"] == pytest.approx(best.flops / min(best.time_us.samples) / 1e3)
+    assert c.peak_engine["fp32"] == best.engine and c.peak_gflops["fp32"] >= best.gflops
     assert "ctranslate2" in run.no_op_api
     with pytest.raises(UserError, match="an ops run"):
         load_run(path)
@@ -115,8 +117,9 @@ def test_roof() -> None:
     assert roofline.roof(2e9, 2e9, 50.0, bw) == (12.0, "memory")
     # the same intensity from cache: 120 GB/s, above the 50 GFLOP/s peak
     assert roofline.roof(2e6, 2e6, 50.0, bw) == (50.0, "compute")
-    assert roofline.implausible(110, 1e3, bw) is None
-    assert "below the smallest measured" in roofline.implausible(300, 1e3, bw)
+    assert roofline.implausible(110, 1e3, "memory", bw) is None
+    assert "below the smallest measured" in roofline.implausible(300, 1e3, "memory", bw)
+    assert "peak matmul was measured below" in roofline.implausible(300, 1e9, "compute", bw)
 
 
 def test_crash_keeps_the_cases_before_it(tmp_path: Path, cache_dir: Path) -> None:

@@ -1,6 +1,7 @@
 """The operator roofline: an op at arithmetic intensity I (FLOP per byte moved) can reach at
 most min(peak FLOP/s, I x bandwidth), with the bandwidth measured at the op's own working
-set (a small op runs from cache) and the peak the best engine's square matmul.
+set (a small op runs from cache) and the peak the fastest sample of any engine's square
+matmul.
 """
 
 from enginebench.measure.bandwidth import bandwidth_for
@@ -27,10 +28,15 @@ def roof(flops: float, nbytes: float, peak_gflops: float | None,
     return (peak_gflops, "compute") if peak_gflops <= memory else (memory, "memory")
 
 
-def implausible(pct: float, nbytes: float, bandwidth: dict | None) -> str | None:
+def implausible(pct: float, nbytes: float, bound: str | None,
+                bandwidth: dict | None) -> str | None:
     """Why a result above the roof is not a win, or None."""
     if pct <= 100 * (1 + MARGIN):
         return None
+    head = f"{pct:.0f}% of the roofline, more than {100 * MARGIN:.0f}% above it: "
+    if bound == "compute":
+        return head + ("the peak matmul was measured below what this op reached (its best "
+                       "sample was slowed, or this shape suits the engine's kernels better)")
     smallest = min((p["bytes"] for p in (bandwidth or {}).get("points", [])), default=None)
     if smallest and nbytes < smallest:
         why = (f"its {nbytes / 1e3:.0f} KB working set is below the smallest measured "
@@ -38,4 +44,4 @@ def implausible(pct: float, nbytes: float, bandwidth: dict | None) -> str | None
     else:
         why = ("the ceiling was measured low (STREAM varies between passes on a busy "
                "machine), or the op moved fewer bytes than counted (a cached operand)")
-    return f"{pct:.0f}% of the roofline, more than {100 * MARGIN:.0f}% above it: {why}"
+    return head + why

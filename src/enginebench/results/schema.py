@@ -148,8 +148,8 @@ class Ceilings(_Strict):
     """The machine's roofline: best square-matmul rate per precision, and bandwidth. A
     precision's compute roof is the faster of its peak and fp32's (ops/roofline.py)."""
 
-    peak_gflops: dict[str, float] = Field(description="precision class -> best GFLOP/s of "
-                                          "any engine on the peak matmul")
+    peak_gflops: dict[str, float] = Field(description="precision class -> GFLOP/s of the "
+                                          "fastest sample of any engine on the peak matmul")
     peak_engine: dict[str, str]
     peak_case: str
     bandwidth: dict | None = Field(description="measure/bandwidth.py's points, or why not")
