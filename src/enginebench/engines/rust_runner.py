@@ -61,6 +61,12 @@ def runner_available(binary: str) -> bool:
         return False
 
 
+def runner_build(binary: str) -> dict:
+    """The binary's path and the build information its `--version` prints."""
+    path = binary_path(binary)
+    return {"binary": str(path), **identity(path)["build"]} if path else {}
+
+
 class RunnerProcess:
     """One running runner: send a JSON line, read the JSON line that answers it. `args`
     picks the mode (none: a model; `--ops`: single operators)."""
@@ -143,8 +149,7 @@ class RustRunnerEngine(Engine):
         return {cls.name: cls.version()}
 
     def build_info(self) -> dict:
-        path = binary_path(self.binary)
-        return {"binary": str(path), **identity(path)["build"]} if path else {}
+        return runner_build(self.binary)
 
     def artifact_file(self, artifact: Path, precision: str) -> Path | None:
         """The file in `artifact` the runner loads, for precisions that need one."""

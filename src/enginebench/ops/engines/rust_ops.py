@@ -17,8 +17,8 @@ import numpy as np
 from enginebench.engines.rust_runner import (
     RunnerProcess,
     binary_path,
-    identity,
     runner_available,
+    runner_build,
 )
 from enginebench.ops.cases import OpCase
 from enginebench.ops.engines.base import OpRun, OpsEngine, Unsupported
@@ -41,13 +41,8 @@ class RustRunnerOps(OpsEngine):
     def available(cls) -> bool:
         return runner_available(cls.binary)
 
-    @classmethod
-    def version(cls) -> str | None:
-        return identity(binary_path(cls.binary))["version"] if cls.available() else None
-
     def build_info(self) -> dict:
-        path = binary_path(self.binary)
-        return {"binary": str(path), **identity(path)["build"]} if path else {}
+        return runner_build(self.binary)
 
     def prepare(self, case: OpCase, inputs: dict[str, np.ndarray], precision: str
                 ) -> Callable[[], object]:
