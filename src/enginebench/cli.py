@@ -93,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     ops.add_argument("--min-sample-ms", type=float, default=20.0,
                      help="calls per sample grow until a sample lasts this long (default: 20)")
     ops.add_argument("--threads", type=int, default=RUN_DEFAULTS["threads"])
-    ops.add_argument("--device", default="cpu")
+    ops.add_argument("--device", default="cpu", choices=("cpu",),
+                     help="the ops adapters run on the CPU only so far (default: cpu)")
     ops.add_argument("--timeout", type=float, default=600.0,
                      help="seconds per engine x precision process (default: 600)")
     ops.add_argument("--machine", help="stable machine label (default: from the hardware)")
