@@ -1,6 +1,7 @@
 """The engines enginebench knows, by CLI name, and the lookup of names given by users."""
 
 import importlib
+from collections.abc import Callable, Iterable
 
 from enginebench.engines.base import PRECISION_CLASSES, Engine
 from enginebench.errors import UserError
@@ -30,19 +31,26 @@ def engine_class(name: str) -> type[Engine]:
     return load_class(ENGINES[name])
 
 
-def parse_engines(text: str | None) -> list[type[Engine]]:
-    """`--engines a,b` as adapter classes; without it, every installed engine."""
+def classes_from(text: str | None, lookup: Callable[[str], type], names: Iterable[str]
+                 ) -> list:
+    """`--engines a,b` as classes through `lookup`, each of which must be installed;
+    without it, every installed one of `names`."""
     if not text:
-        installed = [c for c in map(engine_class, ENGINES) if c.available()]
-        if not installed:
-            raise UserError("no engine is installed; run `make setup` or "
-                            "`pip install 'enginebench[all]'`")
-        return installed
-    classes = [engine_class(n.strip()) for n in text.split(",") if n.strip()]
+        return [c for c in map(lookup, names) if c.available()]
+    classes = [lookup(n.strip()) for n in text.split(",") if n.strip()]
     for cls in classes:
         if not cls.available():
             raise UserError(f"engine {cls.name!r} is not installed; install it with: "
                             f"{cls.install}")
+    return classes
+
+
+def parse_engines(text: str | None) -> list[type[Engine]]:
+    """`--engines a,b` as adapter classes; without it, every installed engine."""
+    classes = classes_from(text, engine_class, ENGINES)
+    if not classes:
+        raise UserError("no engine is installed; run `make setup` or "
+                        "`pip install 'enginebench[all]'`")
     return classes
 
 

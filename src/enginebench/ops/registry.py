@@ -2,6 +2,7 @@
 
 import importlib
 
+from enginebench.engines.registry import classes_from
 from enginebench.errors import UserError
 from enginebench.ops.engines.base import OpsEngine
 
@@ -36,11 +37,4 @@ def ops_class(name: str) -> type[OpsEngine]:
 
 def parse_ops_engines(text: str | None) -> list[type[OpsEngine]]:
     """`--engines a,b` as ops adapters; without it, every installed one."""
-    if not text:
-        return [c for c in map(ops_class, OPS_ENGINES) if c.available()]
-    classes = [ops_class(n.strip()) for n in text.split(",") if n.strip()]
-    for cls in classes:
-        if not cls.available():
-            raise UserError(f"engine {cls.name!r} is not installed; install it with: "
-                            f"{cls.install}")
-    return classes
+    return classes_from(text, ops_class, OPS_ENGINES)

@@ -5,7 +5,7 @@ import io
 
 from rich.console import Console
 
-from enginebench.report.table import footnote, markdown, print_table
+from enginebench.report.table import footnote, render_as
 from enginebench.results.schema import OpResult, OpsRun
 
 COLUMNS = ("case", "shape", "engine", "precision", "median us ± sd", "GFLOP/s", "GB/s",
@@ -69,14 +69,9 @@ def _csv(run: OpsRun) -> str:
 
 def render_ops(run: OpsRun, fmt: str, console: Console | None = None) -> str | None:
     """Text of the ops run in `fmt`; for "table", prints it to `console` and returns None."""
-    if fmt == "json":
-        return run.model_dump_json(indent=1) + "\n"
-    if fmt == "csv":
-        return _csv(run)
-    notes: list[str] = []
-    body = rows(run, notes)
-    notes += [f"no op-level API: {e}: {why}" for e, why in run.no_op_api.items()]
-    if fmt == "md":
-        return markdown(title(run), COLUMNS, body, notes)
-    print_table(title(run), COLUMNS, body, notes, console)
-    return None
+    def body(notes: list[str]) -> list[list[str]]:
+        out = rows(run, notes)
+        notes += [f"no op-level API: {e}: {why}" for e, why in run.no_op_api.items()]
+        return out
+
+    return render_as(run, fmt, console, title(run), COLUMNS, body, lambda: _csv(run))

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -154,15 +155,24 @@ def print_table(title: str, columns: tuple[str, ...], body: list[list[str]],
         console.print(Text(note))
 
 
+def render_as(doc: object, fmt: str, console: Console | None, title: str,
+              columns: tuple[str, ...], rows: Callable[[list[str]], list[list[str]]],
+              csv_text: Callable[[], str]) -> str | None:
+    """A results document in `fmt`: JSON, CSV, markdown, or a rich table printed to
+    `console` (then None). `rows` appends its notes to the list it is given."""
+    if fmt == "json":
+        return doc.model_dump_json(indent=1) + "\n"
+    if fmt == "csv":
+        return csv_text()
+    notes: list[str] = []
+    body = rows(notes)
+    if fmt == "md":
+        return markdown(title, columns, body, notes)
+    print_table(title, columns, body, notes, console)
+    return None
+
+
 def render(run: Run, fmt: str, console: Console | None = None) -> str | None:
     """Text of the run in `fmt`; for "table", prints it to `console` and returns None."""
-    if fmt == "json":
-        return run.model_dump_json(indent=1) + "\n"
-    if fmt == "csv":
-        return _csv(run)
-    notes: list[str] = []
-    body = rows(run, notes)
-    if fmt == "md":
-        return markdown(_title(run), COLUMNS, body, notes)
-    print_table(_title(run), COLUMNS, body, notes, console)
-    return None
+    return render_as(run, fmt, console, _title(run), COLUMNS, lambda notes: rows(run, notes),
+                     lambda: _csv(run))
