@@ -162,14 +162,7 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
     from enginebench.measure.environment import default_machine_label
 
     if args.roofline == "on" and bandwidth is None:
-        from enginebench.measure.bandwidth import measure_bandwidth
-
-        with err.status(f"measuring memory bandwidth ({workload.threads} threads)"):
-            try:
-                bandwidth = measure_bandwidth(workload.threads)
-            except RuntimeError as e:  # the run goes on without rooflines, saying why
-                bandwidth = {"error": str(e)}
-                err.print(Text(f"no roofline: {e}"))
+        bandwidth = _bandwidth(workload.threads, err)
     suite = Suite(ckpt, specs, workload, args.machine or default_machine_label(), args.out,
                   timeout_s=args.timeout, quality=args.quality == "on", bandwidth=bandwidth)
     err.print(f"{len(specs)} cells x {workload.rounds} rounds -> {suite.path}")
@@ -233,14 +226,7 @@ def cmd_ops(args: argparse.Namespace, console: Console) -> int:
                         f"precision {args.precisions!r} at op level; see `enginebench ops "
                         "--list`")
     err = Console(stderr=True, quiet=args.format != "table")
-    from enginebench.measure.bandwidth import measure_bandwidth
-
-    with err.status(f"measuring memory bandwidth ({args.threads} threads)"):
-        try:
-            bandwidth = measure_bandwidth(args.threads, sizes_mb=BANDWIDTH_SIZES_MB)
-        except RuntimeError as e:
-            bandwidth = {"error": str(e)}
-            err.print(Text(f"no memory roofline: {e}"))
+    bandwidth = _bandwidth(args.threads, err, BANDWIDTH_SIZES_MB)
     with err.status("") as status:
         def progress(state: str, text: str) -> None:
             if state == "running":
@@ -280,6 +266,17 @@ def model_config(model: str) -> dict:
         return json.loads(config.read_text())
     except json.JSONDecodeError as e:
         raise UserError(f"{config}: not valid JSON ({e})") from e
+
+
+def _bandwidth(threads: int, err: Console, sizes_mb: tuple[int, ...] | None = None) -> dict:
+    """Memory bandwidth for the rooflines, or why there is none (said on `err`)."""
+    from enginebench.measure.bandwidth import SIZES_MB, bandwidth_or_reason
+
+    with err.status(f"measuring memory bandwidth ({threads} threads)"):
+        bandwidth = bandwidth_or_reason(threads, sizes_mb or SIZES_MB)
+    if "error" in bandwidth:
+        err.print(Text(f"no memory roofline: {bandwidth['error']}"))
+    return bandwidth
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:

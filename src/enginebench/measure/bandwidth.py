@@ -86,6 +86,15 @@ def measure_bandwidth(threads: int, repeats: int = 5,
     }
 
 
+def bandwidth_or_reason(threads: int, sizes_mb: tuple[int, ...] = SIZES_MB) -> dict:
+    """`measure_bandwidth`, or `{"error": why}` when it cannot run (no C compiler): a run
+    goes on without its memory roofline and says why."""
+    try:
+        return measure_bandwidth(threads, sizes_mb=sizes_mb)
+    except RuntimeError as e:
+        return {"error": str(e)}
+
+
 def bandwidth_for(bandwidth: dict, working_set: float) -> tuple[float, int]:
     """(GB/s, size measured) for a working set: the best kernel at the largest measured size
     not above it (or the smallest size), so that caches never make the ceiling too low."""

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from enginebench.measure.bandwidth import measure_bandwidth
+from enginebench.measure.bandwidth import bandwidth_or_reason
 from enginebench.measure.environment import default_machine_label
 from enginebench.measure.workload import default_threads
 from enginebench.models.presets import PRESETS
@@ -30,7 +30,7 @@ def run_results() -> dict:
     engine; the document goes to a scratch folder, not data/."""
     spec = OpsSpec(parse_ops_engines(None), None, MODEL, SPEC.config, threads=THREADS)
     out = Path(tempfile.mkdtemp(prefix="enginebench-asv-ops-"))
-    bandwidth = measure_bandwidth(THREADS, sizes_mb=BANDWIDTH_SIZES_MB)
+    bandwidth = bandwidth_or_reason(THREADS, BANDWIDTH_SIZES_MB)
     run, _ = run_ops(spec, default_machine_label(), out, lambda *_: None, bandwidth)
     return {(r.engine, r.case, r.precision): {
         "status": r.status, "error": r.error, "gflops": r.gflops, "gbs": r.gbs,

@@ -73,12 +73,12 @@ def write_inputs(cases: list[OpCase], folder: Path) -> None:
         np.savez(folder / f"{case.name}.npz", **inputs, __ref__=reference(case, inputs))
 
 
-def op_result(case: OpCase, engine: type[OpsEngine], precision: str, device: str,
-              raw: dict) -> OpResult:
+def op_result(case: OpCase, engine: type[OpsEngine], version: str | None, precision: str,
+              device: str, raw: dict) -> OpResult:
     """The harness's view of one case: status, per-call time, rates (roof added later)."""
     nbytes = case.bytes(precision)
     base = {"case": case.name, "op": case.op, "shape": case.shape_text(),
-            "engine": engine.name, "engine_version": engine.version(),
+            "engine": engine.name, "engine_version": version,
             "precision": precision, "device": device, "flops": case.flops, "bytes": nbytes,
             "intensity": case.flops / nbytes, "tolerance": TOLERANCE[precision]}
     if raw.get("status") != "ok":
@@ -157,7 +157,8 @@ def run_ops(spec: OpsSpec, label: str, out_root: Path, progress: Progress,
             outcome = run_isolated(job, spec.timeout_s, spec.threads, "enginebench.ops.child")
             if build := outcome.result.get("build"):
                 doc.environment["engines"][cls.name]["build"] = build
-            doc.results += cell_results(mine, cls, precision, spec.device, outcome.result)
+            doc.results += cell_results(mine, cls, doc.environment["engines"][cls.name]
+                                        ["version"], precision, spec.device, outcome.result)
             states = [r.status for r in doc.results[-len(mine):]]
             progress("done", f"{cls.name} {precision}: " + ", ".join(
                 f"{states.count(s)} {s}" for s in dict.fromkeys(states)))
@@ -168,12 +169,12 @@ def run_ops(spec: OpsSpec, label: str, out_root: Path, progress: Progress,
     return doc, path
 
 
-def cell_results(cases: list[OpCase], cls: type[OpsEngine], precision: str, device: str,
-                 result: dict) -> list[OpResult]:
+def cell_results(cases: list[OpCase], cls: type[OpsEngine], version: str | None,
+                 precision: str, device: str, result: dict) -> list[OpResult]:
     """Every case of one child; cases it never reached carry why the child ended."""
     ended = result.get("process_error") or result.get("error") or "no result"
     missing = {"status": "unsupported" if result.get("status") == "unsupported"
                else "failed", "error": ended if result.get("status") == "unsupported"
                else f"the engine's process ended before this case: {ended}"}
-    return [op_result(c, cls, precision, device, result.get("cases", {}).get(c.name, missing))
-            for c in cases]
+    return [op_result(c, cls, version, precision, device,
+                      result.get("cases", {}).get(c.name, missing)) for c in cases]

@@ -9,7 +9,7 @@ use burn::tensor::activation::{silu, softmax};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{s, Bool, DType, Device, Tensor, TensorData};
-use runner_protocol::ops::take;
+use runner_protocol::ops::{take, SdpaShape};
 use runner_protocol::{unsupported, HostTensor, OpRequest, Ops, OpsJob, PreparedOp};
 
 use crate::model::{rms_norm, Format};
@@ -118,11 +118,8 @@ impl BurnOps {
             -> Result<PreparedOp<Out>> {
         let (q, k, v) = (take(&mut a, "q")?, take(&mut a, "k")?, take(&mut a, "v")?);
         let scale = req.param("scale")?;
-        let (&[hq, tq, d], &[hkv, tk, _]) = (q.shape.as_slice(), k.shape.as_slice()) else {
-            bail!("sdpa: q and k must be [heads, tokens, head_dim]");
-        };
-        ensure!(hq % hkv == 0 && tq <= tk, "sdpa: q {:?} and k {:?}", q.shape, k.shape);
-        let group = hq / hkv;
+        let shape = SdpaShape::of(&q, &k)?;
+        let SdpaShape { hq, hkv, tq, tk, d, group } = shape;
         // Grouped-query attention without copying k and v: the `group` query heads of one kv
         // head are consecutive, so q [Hq, Tq, d] is q [1, Hkv, group * Tq, d].
         let q = self.tensor::<3>(q, dtype)?.reshape([1, hkv, group * tq, d]);
@@ -132,7 +129,7 @@ impl BurnOps {
         // burn's mask is true where a score is masked out.
         let mask = (tq > 1).then(|| {
             let masked: Vec<bool> = (0..hkv * group * tq)
-                .flat_map(|row| (0..tk).map(move |c| c > tk - tq + row % tq))
+                .flat_map(|row| (0..tk).map(move |c| !shape.sees(row, c)))
                 .collect();
             Tensor::<4, Bool>::from_data(TensorData::new(masked, [1, hkv, group * tq, tk]),
                                          &self.device)

@@ -10,7 +10,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::ops::{rms_norm, softmax_last_dim};
 use candle_nn::rotary_emb::rope_thd;
 use candle_nn::Linear;
-use runner_protocol::ops::take;
+use runner_protocol::ops::{take, SdpaShape};
 use runner_protocol::{unsupported, HostTensor, OpRequest, Ops, OpsJob, PreparedOp};
 
 pub struct CandleOps {
@@ -95,11 +95,8 @@ impl CandleOps {
             -> Result<PreparedOp<Tensor>> {
         let (q, k, v) = (take(&mut a, "q")?, take(&mut a, "k")?, take(&mut a, "v")?);
         let scale = req.param("scale")?;
-        let (&[hq, tq, d], &[hkv, tk, _]) = (q.shape.as_slice(), k.shape.as_slice()) else {
-            anyhow::bail!("sdpa: q and k must be [heads, tokens, head_dim]");
-        };
-        anyhow::ensure!(hq % hkv == 0 && tq <= tk, "sdpa: q {:?} and k {:?}", q.shape, k.shape);
-        let group = hq / hkv;
+        let shape = SdpaShape::of(&q, &k)?;
+        let SdpaShape { hq, hkv, tq, tk, d, group } = shape;
         // Grouped-query attention without copying k and v: the `group` query heads of one kv
         // head are consecutive, so q [Hq, Tq, d] is q [Hkv, group * Tq, d].
         let q = self.tensor(q, dtype)?.reshape((hkv, group * tq, d))?;
@@ -109,7 +106,7 @@ impl CandleOps {
         let mask = if tq > 1 {
             let rows: Vec<f32> = (0..group * tq)
                 .flat_map(|row| (0..tk).map(move |c| {
-                    if c <= tk - tq + row % tq { 0.0 } else { f32::NEG_INFINITY }
+                    if shape.sees(row, c) { 0.0 } else { f32::NEG_INFINITY }
                 }))
                 .collect();
             Some(Tensor::from_vec(rows, (group * tq, tk), &self.device)?.to_dtype(dtype)?)

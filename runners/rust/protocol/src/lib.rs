@@ -169,7 +169,11 @@ fn logits(model: &mut dyn Model, ids: &[u32], out: &str) -> Value {
     json!({"event": "logits", "rows": ids.len(), "vocab": vocab, "path": out})
 }
 
-fn read_job(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> Job {
+/// The first stdin line, as the job `T` (a model job, or ops mode's); exits with an error
+/// line when it is missing or malformed.
+pub(crate) fn read_job<T: serde::de::DeserializeOwned>(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> T {
     let line = match lines.next() {
         Some(Ok(line)) => line,
         Some(Err(e)) => fail("failed", format!("cannot read the job from stdin: {e}"), 2),
@@ -177,6 +181,25 @@ fn read_job(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> Job {
     };
     serde_json::from_str(&line)
         .unwrap_or_else(|e| fail("failed", format!("bad job line: {e}"), 2))
+}
+
+/// Set before any pool exists, as a user would: rayon's global pool sizes itself from it.
+/// Engines with pools of their own size them when they load.
+pub(crate) fn use_threads(threads: usize) {
+    if threads > 0 {
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+}
+
+/// Every further non-blank stdin line, answered with one JSON line by `reply`.
+pub(crate) fn answer_lines(lines: impl Iterator<Item = std::io::Result<String>>,
+                           mut reply: impl FnMut(&str) -> Value) {
+    for line in lines {
+        let line = line.unwrap_or_else(|e| fail("failed", format!("stdin: {e}"), 2));
+        if !line.trim().is_empty() {
+            emit(reply(&line));
+        }
+    }
 }
 
 /// The runner's whole life: read the job, load with `load`, answer requests until EOF;
@@ -202,12 +225,8 @@ pub fn serve<M: Model, O: Ops>(
         }
         Some(other) => fail("failed", format!("unknown argument {other:?} (--version, --ops)"), 2),
     }
-    let job = read_job(&mut std::io::stdin().lock().lines());
-    if job.threads > 0 {
-        // Set before any pool exists, as a user would: rayon's global pool sizes itself
-        // from it. Engines with pools of their own size them in their `load`.
-        std::env::set_var("RAYON_NUM_THREADS", job.threads.to_string());
-    }
+    let job: Job = read_job(&mut std::io::stdin().lock().lines());
+    use_threads(job.threads);
     answer(&id, &job, load);
     std::process::exit(0)
 }
@@ -228,19 +247,14 @@ fn answer<M: Model>(id: &Identity, job: &Job, load: impl FnOnce(&Job) -> anyhow:
             emit(generation(&mut model, &job.prompt_ids, job.new_tokens));
         }
     }
-    for line in std::io::stdin().lock().lines() {
-        let line = line.unwrap_or_else(|e| fail("failed", format!("stdin: {e}"), 2));
-        if line.trim().is_empty() {
-            continue;
-        }
-        let reply = match serde_json::from_str::<Request>(&line) {
+    answer_lines(std::io::stdin().lock().lines(), |line| {
+        match serde_json::from_str::<Request>(line) {
             Ok(Request::Generate { prompt_ids, new_tokens }) => {
                 generation(&mut model, &prompt_ids, new_tokens)
             }
             Ok(Request::Logits { ids, out }) => logits(&mut model, &ids, &out),
             Err(e) => fail("failed", format!("bad request line: {e}"), 2),
-        };
-        emit(reply);
-    }
+        }
+    });
     emit(json!({"event": "done", "peak_rss_mb": peak_rss_mb()}));
 }

@@ -21,7 +21,8 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{emit, fail, now, peak_rss_mb, write_f32, Identity, Unsupported};
+use crate::{answer_lines, emit, now, peak_rss_mb, read_job, use_threads, write_f32, Identity,
+            Unsupported};
 
 /// Line 1 of ops mode.
 #[derive(Deserialize, Debug, Clone)]
@@ -105,6 +106,34 @@ impl HostTensor {
 /// The inputs by name, taking them out of the map (an error names a missing one).
 pub fn take(inputs: &mut HashMap<String, HostTensor>, name: &str) -> Result<HostTensor> {
     inputs.remove(name).with_context(|| format!("missing input {name:?}"))
+}
+
+/// The shapes of an `sdpa` request: q `[hq, tq, d]`, k and v `[hkv, tk, d]`, with `group`
+/// query heads per kv head and the queries being the last `tq` of the `tk` positions.
+#[derive(Debug, Clone, Copy)]
+pub struct SdpaShape {
+    pub hq: usize,
+    pub hkv: usize,
+    pub tq: usize,
+    pub tk: usize,
+    pub d: usize,
+    pub group: usize,
+}
+
+impl SdpaShape {
+    pub fn of(q: &HostTensor, k: &HostTensor) -> Result<Self> {
+        let (&[hq, tq, d], &[hkv, tk, _]) = (q.shape.as_slice(), k.shape.as_slice()) else {
+            bail!("sdpa: q and k must be [heads, tokens, head_dim]");
+        };
+        anyhow::ensure!(hkv > 0 && hq % hkv == 0 && tq <= tk,
+                        "sdpa: q {:?} and k {:?}", q.shape, k.shape);
+        Ok(Self { hq, hkv, tq, tk, d, group: hq / hkv })
+    }
+
+    /// Causal: may row `row` of a kv head's `group * tq` query rows see key `key`?
+    pub fn sees(&self, row: usize, key: usize) -> bool {
+        key <= self.tk - self.tq + row % self.tq
+    }
 }
 
 /// An op ready to time: `call` runs it once on inputs already in the engine's format and
@@ -210,15 +239,8 @@ fn answer_line<O: Ops>(ops: &mut O, line: &str) -> Value {
 /// Ops mode's whole life: read the job, make the ops with `make`, answer requests until EOF.
 pub(crate) fn serve_ops<O: Ops>(id: &Identity, make: impl FnOnce(&OpsJob) -> Result<O>) {
     let mut lines = std::io::stdin().lock().lines();
-    let job: OpsJob = match lines.next() {
-        Some(Ok(line)) => serde_json::from_str(&line)
-            .unwrap_or_else(|e| fail("failed", format!("bad ops job line: {e}"), 2)),
-        Some(Err(e)) => fail("failed", format!("cannot read the job from stdin: {e}"), 2),
-        None => fail("failed", "no job on stdin: send one JSON object per line".into(), 2),
-    };
-    if job.threads > 0 {
-        std::env::set_var("RAYON_NUM_THREADS", job.threads.to_string());
-    }
+    let job: OpsJob = read_job(&mut lines);
+    use_threads(job.threads);
     let mut ops = make(&job).unwrap_or_else(|e| crate::fail_with(e));
     emit(json!({
         "event": "ready", "engine": id.engine, "version": id.version, "build": id.build,
@@ -232,12 +254,6 @@ pub(crate) fn serve_ops<O: Ops>(id: &Identity, make: impl FnOnce(&OpsJob) -> Res
             *last = Some(info.to_string());
         }
     }));
-    for line in lines {
-        let line = line.unwrap_or_else(|e| fail("failed", format!("stdin: {e}"), 2));
-        if line.trim().is_empty() {
-            continue;
-        }
-        emit(answer_line(&mut ops, &line));
-    }
+    answer_lines(lines, |line| answer_line(&mut ops, line));
     emit(json!({"event": "done", "peak_rss_mb": peak_rss_mb()}));
 }
