@@ -4,9 +4,11 @@ They are imported by the cell child processes, so the tests put this folder on P
 """
 
 import ctypes
+import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -15,6 +17,7 @@ import numpy as np
 
 from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass, Unsupported
 from enginebench.engines.rust_runner import RustRunnerEngine
+from enginebench.engines.torch_engine import TorchEngine
 from enginebench.models.checkpoint import Checkpoint
 from enginebench.ops.cases import OpCase
 from enginebench.ops.engines.numpy_ops import NumpyOps
@@ -197,3 +200,23 @@ class WrongOps(NumpyOps):
         if case.op == "rmsnorm":
             inputs = {**inputs, "weight": inputs["weight"] * 0 + 1}
         return super().prepare(case, inputs, precision)
+
+
+class MisreadRopeEngine(TorchEngine):
+    """PyTorch fp32 made to read config.json as the old tinygrad and candle adapters did:
+    the rotary base that transformers 5 keeps in `rope_parameters` is not seen, so
+    rope_theta falls back to 10000. Its speed is real; the model it computes is not the
+    checkpoint's, which the harness must flag."""
+
+    name = "misread"
+
+    def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
+             threads: int, context: int) -> LoadedModel:
+        misread = Path(tempfile.mkdtemp(prefix="enginebench-misread-"))
+        for f in ckpt.path.iterdir():
+            if f.name != "config.json":
+                (misread / f.name).symlink_to(f)
+        config = json.loads((ckpt.path / "config.json").read_text())
+        config["rope_parameters"]["rope_theta"] = 10000.0
+        (misread / "config.json").write_text(json.dumps(config))
+        return super().load(ckpt, misread, precision, device, threads, context)

@@ -28,3 +28,51 @@ def test_failed_export_is_a_recorded_failure(name: str, tiny: Checkpoint,
     assert cell.status == "failed"
     assert cell.error.startswith("RuntimeError: ONNX export")
     assert "safetensors" in cell.error.lower() or "deserializ" in cell.error.lower()
+
+
+# /proc/cpuinfo flags of the CPUs seen: AMD EPYC Zen 2/3 (AVX2 only), Zen 4 and Intel Xeon
+# (AVX-512 VNNI), an Intel client core (AVX-VNNI), and an ARM server
+AVX2_ONLY = frozenset({"sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c"})
+CPUS = {
+    "epyc-avx2": (AVX2_ONLY, True),
+    "epyc-zen4": (AVX2_ONLY | {"avx512f", "avx512bw", "avx512_vnni"}, False),
+    "xeon-avx512-vnni": (AVX2_ONLY | {"avx512f", "avx512_vnni", "amx_int8"}, False),
+    "core-avx-vnni": (AVX2_ONLY | {"avx_vnni"}, False),
+    "arm-neoverse": (frozenset({"asimd", "sve", "i8mm"}), False),
+}
+
+
+@pytest.mark.parametrize("cpu", list(CPUS))
+def test_int8_uses_onnxruntimes_setting_for_the_cpu(cpu: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from enginebench.engines import onnxruntime_engine as ortm
+
+    flags, reduce_range = CPUS[cpu]
+    assert ortm.int8_reduce_range(flags) is reduce_range
+    monkeypatch.setattr(ortm, "cpu_flags", lambda: flags)
+    key = ortm.OnnxRuntimeEngine.artifact_key("int8")
+    assert key == ("reduce_range" if reduce_range else "")  # its own cached artifact
+    assert ortm.OnnxRuntimeEngine.artifact_key("int4") == ""
+    assert ("reduce_range" in ortm.int8_setting_note(reduce_range)) is reduce_range
+
+
+@pytest.mark.parametrize("reduce_range", [False, True])
+def test_int8_matmul_is_accurate_with_either_setting(reduce_range: bool,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator test's int8 matmul, with the setting an AVX2-only CPU gets forced on
+    this one: 7-bit weights stay within the int8 tolerance."""
+    from enginebench.models.presets import PRESETS
+    from enginebench.ops.cases import TOLERANCE, model_cases, reference, rel_error
+    from enginebench.ops.engines import onnxruntime_ops
+    from enginebench.ops.timing import TimingPlan
+
+    if not engine_class("onnxruntime").available():
+        pytest.skip("onnxruntime is not installed")
+    monkeypatch.setattr(onnxruntime_ops, "int8_reduce_range", lambda: reduce_range)
+    case = next(c for c in model_cases(PRESETS["tiny"].config(), 16, 40)
+                if c.name == "matmul.mlp_up")
+    inputs = case.make_inputs()
+    engine = onnxruntime_ops.OnnxRuntimeOps(1, "cpu")
+    run = engine.run(case, inputs, "int8", TimingPlan(warmups=0, reps=1, min_sample_s=0.0))
+    assert engine.build_info()["int8_reduce_range"] is reduce_range
+    assert rel_error(run.output, reference(case, inputs)) <= TOLERANCE["int8"]

@@ -20,7 +20,7 @@ from enginebench.ops.timing import TimingPlan
 from enginebench.results.schema import OpsRun
 from enginebench.results.store import load_document, load_run
 
-TINY = PRESETS["tiny"].hf_config()
+TINY = PRESETS["tiny"].config()
 PLAN = TimingPlan(warmups=1, reps=3, min_sample_s=0.001)
 CASES = [peak_case(64), *model_cases(TINY, 16, 40)]
 

@@ -51,6 +51,10 @@ def test_reference_engine_scores_perfectly_and_perturbed_by_hand(tiny: Checkpoin
     run = load_run(suite.path)
     assert run.quality["reference"].startswith("logits fp32")
     same, perturbed = run.cells
+    assert same.status == "ok"
+    # an fp32 cell whose logits and ids leave the fp32 reference's computed another model
+    assert perturbed.status == "failed" and perturbed.error.startswith("wrong output:")
+    assert perturbed.quality.max_rel_logit_err > 1e-2
 
     assert same.quality.kl_mean == 0 and same.quality.kl_p99 == 0
     assert same.quality.top1_agree_pct == 100
@@ -98,9 +102,8 @@ def test_result_above_the_bound_is_implausible(tiny: Checkpoint, tmp_path: Path)
 
 def test_bytes_per_token_counts_every_matrix_once(tiny: Checkpoint) -> None:
     c = tiny.config
-    h, i, layers, v = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], \
-        c["vocab_size"]
-    kv = c["num_key_value_heads"] * h // c["num_attention_heads"]
+    h, i, layers, v = c.hidden_size, c.intermediate_size, c.num_layers, c.vocab_size
+    kv = c.num_kv_heads * h // c.num_heads
     weights = layers * (2 * h * h + 2 * h * kv + 3 * h * i) + v * h
     kv_cache = 2 * layers * kv * (16 + 3.5) * 2
     assert decode_bytes_per_token(c, "int4", 16, 8) == pytest.approx(weights / 2 + kv_cache)

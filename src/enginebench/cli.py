@@ -1,7 +1,6 @@
 """The `enginebench` command line: run, ops, show, list, models, site."""
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +21,7 @@ from enginebench.errors import UserError
 from enginebench.measure.suite import CellSpec, Suite
 from enginebench.measure.workload import Workload, default_threads
 from enginebench.models.checkpoint import preset_dir, resolve_model
+from enginebench.models.config import ModelConfig, load_config
 from enginebench.models.presets import PRESETS, preset_params
 from enginebench.profile import load_profile
 from enginebench.report.table import FORMATS, render
@@ -254,18 +254,14 @@ def _split(text: str | None, allowed: tuple[str, ...] | None, what: str) -> list
     return items
 
 
-def model_config(model: str) -> dict:
-    """The Hugging Face config of a preset, or of the checkpoint directory `model`."""
+def model_config(model: str) -> ModelConfig:
+    """The normalized config of a preset, or of the checkpoint directory `model`."""
     if model in PRESETS:
-        return PRESETS[model].hf_config()
-    config = Path(model) / "config.json"
-    if not config.is_file():
+        return PRESETS[model].config()
+    if not (Path(model) / "config.json").is_file():
         raise UserError(f"--model {model!r} is neither a preset ({', '.join(PRESETS)}) nor a "
                         "directory with a config.json")
-    try:
-        return json.loads(config.read_text())
-    except json.JSONDecodeError as e:
-        raise UserError(f"{config}: not valid JSON ({e})") from e
+    return load_config(Path(model))
 
 
 def _bandwidth(threads: int, err: Console, sizes_mb: tuple[int, ...] | None = None) -> dict:

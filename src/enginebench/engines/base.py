@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from enginebench.models.checkpoint import Checkpoint
+from enginebench.models.config import ModelConfig
 
 PrecisionClass = Literal["fp32", "fp16", "bf16", "int8", "int4"]
 PRECISION_CLASSES: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8", "int4")
@@ -55,6 +56,36 @@ class Engine(ABC):
     # True when `prepare` converts the checkpoint into an artifact of its own
     converts: ClassVar[bool] = False
     converter_version: ClassVar[str] = "1"
+    # what beyond a plain Llama the engine computes as transformers does: keys of
+    # `ModelConfig.features` ("rope_type:llama3", "head_dim", "tie_word_embeddings", ...),
+    # each checked by the config-variation tests (tests/test_config_matrix.py)
+    honours: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def artifact_key(cls, precision: str) -> str:
+        """What else the artifact at `precision` depends on (a setting chosen for this CPU,
+        ...), part of its cache key; empty when nothing."""
+        return ""
+
+    @classmethod
+    def honoured(cls, precision: str) -> frozenset[str]:
+        """`honours` at `precision` (an engine whose precisions run different code may
+        honour less at some)."""
+        return cls.honours
+
+    @classmethod
+    def config_problem(cls, config: ModelConfig, precision: str, context: int
+                       ) -> str | None:
+        """Why this engine cannot compute `config`'s model at `precision` for sequences of
+        `context` tokens, naming every field it does not honour; None when it can."""
+        if context > config.max_position_embeddings:
+            return (f"a {context}-token sequence is longer than the model's "
+                    f"max_position_embeddings {config.max_position_embeddings}")
+        missing = [desc for key, desc in config.features(context).items()
+                   if key not in cls.honoured(precision)]
+        if not missing:
+            return None
+        return f"{cls.name} {precision} does not honour {'; '.join(missing)}"
 
     @classmethod
     def needs_artifact(cls, precision: str) -> bool:

@@ -17,3 +17,4 @@ class BurnEngine(RustRunnerEngine):
         "f32": "fp32", "f16": "fp16", "bf16": "bf16", "q8": "int8", "q4": "int4",
     }
     devices = ("cpu", "cuda", "rocm", "metal", "wgpu")
+    honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings"})

@@ -37,6 +37,16 @@ class CandleEngine(RustRunnerEngine):
     def needs_artifact(cls, precision: str) -> bool:
         return precision in llamacpp_tools.QUANT_FTYPES
 
+    # candle-transformers' llama takes head_dim as hidden/heads and has no biases; its
+    # quantized_llama reads neither llama.cpp's rope_freqs (llama3 scaling) nor key_length
+    honours = frozenset({"rope_type:llama3", "tie_word_embeddings"})
+
+    @classmethod
+    def honoured(cls, precision: str) -> frozenset[str]:
+        if cls.needs_artifact(precision):
+            return frozenset({"tie_word_embeddings"})
+        return cls.honours
+
     def prepare(self, ckpt: Checkpoint, precision: str, out_dir: Path) -> None:
         if not LlamaCppEngine.available():
             raise Unsupported(f"candle's {precision} runs llama.cpp's GGUF, made by llama.cpp's "

@@ -80,6 +80,8 @@ class LlamaCppEngine(Engine):
         "q8_0": "int8", "q4_0": "int4", "q4_k_m": "int4",
     }
     devices = ("cpu", "cuda")
+    honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings",
+                         "attention_bias", "mlp_bias"})
     converts = True
 
     def build_info(self) -> dict:
@@ -97,7 +99,7 @@ class LlamaCppEngine(Engine):
         if precision not in llamacpp_tools.QUANT_FTYPES:
             llamacpp_tools.convert(ckpt.path, target, precision)
             return
-        dtype = ckpt.config.get("torch_dtype") or ckpt.config.get("dtype") or "float32"
+        dtype = ckpt.config.dtype or "float32"
         base = out_dir / "base.gguf"
         llamacpp_tools.convert(ckpt.path, base, _BASE_TYPE.get(dtype, "f32"))
         llamacpp_tools.quantize(base, target, precision)

@@ -27,11 +27,13 @@ def build(checkpoint: Path, out_dir: Path, precision: str, provider: str = "cpu"
         run_tool(cmd, f"ONNX export ({' '.join(cmd[2:5])} -p {precision})", out_dir / MODEL)
 
 
-def quantize_int8(src: Path, dst: Path) -> None:
-    """Dynamic int8 quantization of every MatMul weight (onnxruntime.quantization)."""
+def quantize_int8(src: Path, dst: Path, reduce_range: bool) -> None:
+    """Dynamic int8 quantization of every MatMul weight (onnxruntime.quantization);
+    `reduce_range`: 7-bit weights, for CPUs whose u8s8 kernels can saturate."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, use_external_data_format=True)
+    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, reduce_range=reduce_range,
+                     use_external_data_format=True)
 
 
 def quantize_int4(src: Path, dst: Path, block_size: int = 32, accuracy_level: int = 4) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from enginebench.engines import onnx_export
 from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass
+from enginebench.hardware import cpu_flags
 from enginebench.models.checkpoint import Checkpoint
 
 _NOTES = {
@@ -23,6 +24,29 @@ _NOTES = {
     "int4": "MatMulNBits (4-bit symmetric weights, block 32, accuracy_level 4: int8 "
             "activations) of the fp32 graph",
 }
+
+
+REDUCE_RANGE = "reduce_range"
+# x86 instructions that sum u8 x s8 products in 32 bits (no 16-bit intermediate to saturate)
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+X86_FLAGS = frozenset({"sse4_1", "avx", "avx2"})
+
+
+def int8_reduce_range(flags: frozenset[str] | None = None) -> bool:
+    """ONNX Runtime's documented int8 setting for this CPU (`flags`: this process's CPU
+    when None): on x86 without VNNI its u8s8 kernels add pairs of u8 x s8 products in
+    saturating 16-bit lanes (vpmaddubsw), so 8-bit weights can overflow; ONNX Runtime's
+    quantization guide recommends `reduce_range` (7-bit weights) there. With VNNI, and on
+    other architectures, the full 8 bits are used."""
+    flags = cpu_flags() if flags is None else flags
+    return bool(flags & X86_FLAGS) and not flags & VNNI_FLAGS
+
+
+def int8_setting_note(reduce_range: bool) -> str:
+    if reduce_range:
+        return ("reduce_range: 7-bit weights, ONNX Runtime's setting for x86 CPUs without "
+                "VNNI, whose u8s8 kernels can saturate 16-bit sums at 8 bits")
+    return "full 8-bit weights (the CPU has VNNI or is not x86: no u8s8 saturation)"
 
 
 @dataclass
@@ -42,7 +66,13 @@ class OnnxRuntimeEngine(Engine):
     precisions: ClassVar[dict[str, PrecisionClass]] = {
         "fp32": "fp32", "fp16": "fp16", "int8": "int8", "int4": "int4"}
     devices = ("cpu", "cuda")
+    honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings",
+                         "attention_bias", "mlp_bias"})
     converts = True
+
+    @classmethod
+    def artifact_key(cls, precision: str) -> str:
+        return REDUCE_RANGE if precision == "int8" and int8_reduce_range() else ""
 
     def build_info(self) -> dict:
         import onnxruntime as ort
@@ -61,9 +91,11 @@ class OnnxRuntimeEngine(Engine):
         try:
             onnx_export.build(ckpt.path, base, "fp32")
             out_dir.mkdir(parents=True, exist_ok=True)
-            quantize = onnx_export.quantize_int8 if precision == "int8" else \
-                onnx_export.quantize_int4
-            quantize(base / onnx_export.MODEL, out_dir / onnx_export.MODEL)
+            if precision == "int8":
+                onnx_export.quantize_int8(base / onnx_export.MODEL, out_dir / onnx_export.MODEL,
+                                          int8_reduce_range())
+            else:
+                onnx_export.quantize_int4(base / onnx_export.MODEL, out_dir / onnx_export.MODEL)
         finally:
             shutil.rmtree(base, ignore_errors=True)
 
@@ -79,12 +111,12 @@ class OnnxRuntimeEngine(Engine):
                                        providers=providers)
         past = [i for i in session.get_inputs() if i.name.startswith("past_key_values.")]
         dtype = np.float16 if past[0].type == "tensor(float16)" else np.float32
-        c = ckpt.config
-        heads = c["num_attention_heads"]
-        kv_shape = (c.get("num_key_value_heads", heads),
-                    c.get("head_dim") or c["hidden_size"] // heads)
+        kv_shape = (ckpt.config.num_kv_heads, ckpt.config.head_dim)
         handle = _Model(session, device, [p.name for p in past], kv_shape, dtype)
-        return LoadedModel(handle, [_NOTES[precision]] if precision in _NOTES else [])
+        notes = [_NOTES[precision]] if precision in _NOTES else []
+        if precision == "int8":
+            notes.append(int8_setting_note(int8_reduce_range()))
+        return LoadedModel(handle, notes)
 
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
                  ) -> Generation:

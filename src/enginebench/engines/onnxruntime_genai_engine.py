@@ -24,6 +24,8 @@ class OnnxRuntimeGenAIEngine(Engine):
     precisions: ClassVar[dict[str, PrecisionClass]] = {
         "fp32": "fp32", "int8": "int8", "int4": "int4"}
     devices = ("cpu", "cuda")
+    honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings",
+                         "attention_bias", "mlp_bias"})
     converts = True
 
     def build_info(self) -> dict:

@@ -165,7 +165,8 @@ class RustRunnerEngine(Engine):
         if path is None:
             raise RuntimeError(f"{self.binary} is not built; run: {self.install}")
         file = self.artifact_file(artifact, precision)
-        job = {"model_dir": str(ckpt.path), "artifact": str(file) if file else None,
+        job = {"model_dir": str(ckpt.path), "config": ckpt.config.to_dict(),
+               "artifact": str(file) if file else None,
                "precision": precision, "threads": threads, "device": device,
                "context": context}
         runner = RunnerProcess(path, job)

@@ -72,6 +72,7 @@ class TinygradEngine(Engine):
     precisions: ClassVar[dict[str, PrecisionClass]] = {
         "fp32": "fp32", "fp16": "fp16", "int8": "int8"}
     devices = ("cpu", "cuda")  # cuda: tinygrad's CUDA device (not tested on a GPU)
+    honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings"})
 
     def build_info(self) -> dict:
         from tinygrad import Device
@@ -106,10 +107,6 @@ class TinygradEngine(Engine):
 
         NUM_CPU_THREADS.value = threads
         cached = _compile_cache_rows()
-        cfg = ckpt.config
-        for key in ("rope_scaling", "attention_bias", "mlp_bias"):
-            if cfg.get(key):
-                raise Unsupported(f"the tinygrad Llama forward does not implement {key}")
         tg_device = _DEVICES[device]
         cc = os.environ.get("CC", "clang")
         if tg_device == "CPU" and shutil.which(cc) is None:  # even with DEV=CPU:X86

@@ -1,9 +1,10 @@
 """A Llama forward in tinygrad tensors, loading Hugging Face LlamaForCausalLM safetensors.
 
-RMSNorm, HF rotary (rotate_half, not interleaved), grouped-query attention over a fixed-shape
-KV cache addressed by a `start_pos` Variable, SwiGLU. `dtype` is the compute and storage type
-(float32 or float16); `int8=True` stores every projection and the output layer as per-row
-symmetric int8 with a float scale (weight-only: activations stay in `dtype`).
+RMSNorm, HF rotary (rotate_half, not interleaved; llama3 rope scaling), grouped-query
+attention over a fixed-shape KV cache addressed by a `start_pos` Variable, SwiGLU. `dtype`
+is the compute and storage type (float32 or float16); `int8=True` stores every projection
+and the output layer as per-row symmetric int8 with a float scale (weight-only: activations
+stay in `dtype`).
 """
 
 import json
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from tinygrad import Tensor, TinyJit, UOp, dtypes
+
+from enginebench.models.config import ModelConfig, rope_inv_freq
 
 _NP = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}
 _TO_NP = {dtypes.float32: np.float32, dtypes.float16: np.float16}
@@ -67,14 +70,11 @@ def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
 
 
 class Llama:
-    def __init__(self, config: dict, files: list[Path], max_context: int, device: str = "CPU",
-                 dtype=dtypes.float32, int8: bool = False):
-        c = config
-        self.dim, self.n_layers = c["hidden_size"], c["num_hidden_layers"]
-        self.n_heads = c["num_attention_heads"]
-        self.n_kv = c.get("num_key_value_heads") or self.n_heads
-        self.head_dim = c.get("head_dim") or self.dim // self.n_heads
-        self.eps, self.vocab = c["rms_norm_eps"], c["vocab_size"]
+    def __init__(self, c: ModelConfig, files: list[Path], max_context: int,
+                 device: str = "CPU", dtype=dtypes.float32, int8: bool = False):
+        self.dim, self.n_layers = c.hidden_size, c.num_layers
+        self.n_heads, self.n_kv, self.head_dim = c.num_heads, c.num_kv_heads, c.head_dim
+        self.eps, self.vocab = c.rms_norm_eps, c.vocab_size
         self.max_context, self.dtype, self.device = max_context, dtype, device
         w = dict(read_safetensors(files))
         lin = lambda k: Linear(w.pop(k), dtype, device, int8)  # noqa: E731
@@ -92,12 +92,12 @@ class Llama:
         self.norm = vec("model.norm.weight")
         emb = w.pop("model.embed_tokens.weight")
         self.embed = _tensor(emb, _TO_NP[dtype], device)
-        self.lm_head = Linear(w.pop("lm_head.weight", emb), dtype, device, int8)
-        # HF rotary: inv_freq = 1/theta^(arange(0,d,2)/d), angles in float32 as transformers
+        head = emb if c.tie_word_embeddings else w.pop("lm_head.weight")
+        self.lm_head = Linear(head, dtype, device, int8)
+        # HF rotary (with the config's rope scaling), angles in float32 as transformers
         d = self.head_dim
-        inv = 1.0 / (float(c.get("rope_theta", 10000.0)) ** (np.arange(0, d, 2, dtype=np.int64)
-                                                            .astype(np.float32) / d))
-        ang = np.arange(max_context, dtype=np.float32)[:, None] * inv.astype(np.float32)[None]
+        inv = np.asarray(rope_inv_freq(c), np.float32)
+        ang = np.arange(max_context, dtype=np.float32)[:, None] * inv[None]
         self.cos = _tensor(np.cos(ang), _TO_NP[dtype], device)
         self.sin = _tensor(np.sin(ang), _TO_NP[dtype], device)
         for layer in self.layers:  # (k|v, batch, kv heads, positions, head_dim)

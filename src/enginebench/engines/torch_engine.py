@@ -60,6 +60,10 @@ class TorchEngine(Engine):
         "int8": "int8", "int8_dynamic": "int8", "int4": "int4",
     }
     devices = ("cpu", "cuda")
+    # transformers is the reference: it computes every field its Llama/Mistral classes read
+    honours = frozenset({"rope_type:llama3", "rope_type:linear", "rope_type:dynamic",
+                         "rope_type:yarn", "rope_type:longrope", "head_dim", "attention_bias",
+                         "mlp_bias", "sliding_window", "tie_word_embeddings"})
 
     def build_info(self) -> dict:
         import torch
@@ -85,7 +89,7 @@ class TorchEngine(Engine):
         if quant == "int4_weight_only" and device == "cuda":
             dtype_name = "bfloat16"
         dtype = getattr(torch, dtype_name)
-        cls = MistralForCausalLM if ckpt.config.get("model_type") == "mistral" else \
+        cls = MistralForCausalLM if ckpt.config.model_type == "mistral" else \
             LlamaForCausalLM
         model = cls.from_pretrained(artifact, dtype=dtype).to(device).eval()
         if quant:

@@ -21,6 +21,8 @@ HASH_BLOCK = 8 << 20
 def artifact_dir(ckpt: Checkpoint, engine: type[Engine], precision: str) -> Path:
     key = f"{ckpt.fingerprint}:{engine.name}:{precision}:{engine.converter_version}:" \
           f"{engine.version()}"
+    if extra := engine.artifact_key(precision):
+        key += f":{extra}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return cache_root() / "artifacts" / engine.name / f"{ckpt.name}-{precision}-{digest}"
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from enginebench.engines.base import Engine, LoadedModel, Unsupported
 from enginebench.engines.registry import load_class
-from enginebench.measure.quality import compare_logits, perplexity
+from enginebench.measure.quality import compare_logits, perplexity, top1_margins
 from enginebench.models.checkpoint import open_checkpoint
 from enginebench.results.store import write_atomic
 
@@ -81,17 +81,22 @@ def _measure(engine: Engine, job: dict) -> dict:
 
 
 def _reference(engine: Engine, job: dict) -> dict:
-    """The fp32 reference: logits over the quality ids, greedy ids for the prompt."""
+    """The fp32 reference: logits over the quality ids, greedy ids for the prompt, and how
+    far each greedy choice led the runner-up (teacher-forced over prompt + greedy ids), so
+    that a cell that departs from them can be told from one that flipped a near-tie."""
     model, _ = _load(engine, {**job, "quality": {"ids": job["quality_ids"]}})
+    prompt = job["prompt_ids"]
     try:
         logits = engine.logits(model, job["quality_ids"])
-        greedy = engine.generate(model, job["prompt_ids"], job["new_tokens"]).ids
+        greedy = engine.generate(model, prompt, job["new_tokens"]).ids
+        steps = engine.logits(model, prompt + greedy[:-1])[len(prompt) - 1:]
     finally:
         engine.close(model)
     out = Path(job["out"])
     tmp = out.with_name(f"{out.name}.tmp")
     with tmp.open("wb") as f:
-        np.savez(f, logits=logits.astype(np.float32), greedy=np.asarray(greedy))
+        np.savez(f, logits=logits.astype(np.float32), greedy=np.asarray(greedy),
+                 margins=top1_margins(steps))
     tmp.replace(out)
     return {"status": "ok"}
 

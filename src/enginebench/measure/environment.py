@@ -13,18 +13,12 @@ from pathlib import Path
 import psutil
 
 import enginebench
+from enginebench.hardware import cpu_info
 
 # CPU flags worth showing a reader (the full list is kept too)
 KEY_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
              "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "neon",
              "sve", "i8mm", "bf16")
-
-
-@cache
-def cpu_info() -> dict:
-    import cpuinfo
-
-    return cpuinfo.get_cpu_info()
 
 
 @cache

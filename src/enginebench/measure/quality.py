@@ -20,13 +20,22 @@ def compare_logits(reference: np.ndarray, logits: np.ndarray) -> dict:
         raise ValueError("the engine's logits contain NaN or infinity")
     ref_lp, lp = log_softmax(reference), log_softmax(logits)
     kl = np.maximum((np.exp(ref_lp) * (ref_lp - lp)).sum(axis=-1), 0.0)
+    err = float(np.abs(reference.astype(np.float64) - logits).max())
     return {
         "tokens": int(reference.shape[0]),
         "kl_mean": float(kl.mean()),
         "kl_p99": float(np.percentile(kl, 99)),
         "top1_agree_pct": float((reference.argmax(-1) == logits.argmax(-1)).mean() * 100),
-        "max_abs_logit_err": float(np.abs(reference.astype(np.float64) - logits).max()),
+        "max_abs_logit_err": err,
+        "max_rel_logit_err": err / max(float(np.abs(reference).max()), 1e-30),
     }
+
+
+def top1_margins(logits: np.ndarray) -> np.ndarray:
+    """Per row: the top-1 logit's lead over the top-2, over the row's largest |logit|."""
+    top2 = np.sort(logits.astype(np.float64), axis=-1)[:, -2:]
+    scale = np.maximum(np.abs(logits).max(axis=-1), 1e-30)
+    return (top2[:, 1] - top2[:, 0]) / scale
 
 
 def perplexity(logits: np.ndarray, ids: list[int]) -> float:

@@ -29,11 +29,13 @@ class Reference:
     label: str
     path: Path
     greedy: list[int]
+    # per generated token: the reference's top-1 lead over its top-2, relative
+    margins: list[float]
 
 
 def _load(path: Path, label: str) -> Reference:
     with np.load(path) as data:
-        return Reference(label, path, data["greedy"].tolist())
+        return Reference(label, path, data["greedy"].tolist(), data["margins"].tolist())
 
 
 def reference(ckpt: Checkpoint, quality_ids: list[int], prompt: list[int], new_tokens: int,
@@ -47,6 +49,10 @@ def reference(ckpt: Checkpoint, quality_ids: list[int], prompt: list[int], new_t
                                    f"{cls.install}")
     precision = next(p for p, c in cls.precisions.items() if c == "fp32")
     label = f"{cls.name} {precision} {cls.version()}"
+    problem = cls.config_problem(ckpt.config, precision,
+                                 max(len(quality_ids), len(prompt) + new_tokens))
+    if problem:
+        raise ReferenceUnavailable(f"the {label} reference cannot run: {problem}")
     key = json.dumps([ckpt.fingerprint, quality_ids, prompt, new_tokens, label])
     path = cache_root() / "reference" / \
         f"{ckpt.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"

@@ -12,22 +12,21 @@ that cache's bandwidth.
 """
 
 from enginebench.measure.bandwidth import bandwidth_for
+from enginebench.models.config import ModelConfig
 
 BYTES_PER_WEIGHT = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
 KV_BYTES = 2.0
 MARGIN = 0.20  # above the bound by more than this is implausible, not noise
 
 
-def decode_bytes_per_token(config: dict, precision_class: str, prompt_tokens: int,
+def decode_bytes_per_token(config: ModelConfig, precision_class: str, prompt_tokens: int,
                            new_tokens: int) -> float:
     """Lower bound on the bytes a decode step reads, averaged over the generated tokens."""
-    h, layers = config["hidden_size"], config["num_hidden_layers"]
-    heads = config["num_attention_heads"]
-    kv_heads = config.get("num_key_value_heads") or heads
-    head_dim = config.get("head_dim") or h // heads
+    h, layers = config.hidden_size, config.num_layers
+    heads, kv_heads, head_dim = config.num_heads, config.num_kv_heads, config.head_dim
     per_layer = 2 * h * heads * head_dim + 2 * h * kv_heads * head_dim \
-        + 3 * h * config["intermediate_size"]
-    weights = layers * per_layer + config["vocab_size"] * h
+        + 3 * h * config.intermediate_size
+    weights = layers * per_layer + config.vocab_size * h
     mean_context = prompt_tokens + (new_tokens - 1) / 2
     kv = 2 * layers * kv_heads * head_dim * mean_context * KV_BYTES
     return weights * BYTES_PER_WEIGHT[precision_class] + kv

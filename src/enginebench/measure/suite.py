@@ -32,6 +32,12 @@ from enginebench.results.schema import SCHEMA_VERSION, Cell, Metrics, Quality, R
 from enginebench.results.store import save_run
 
 STATUS_RANK = {"ok": 0, "unsupported": 1, "timeout": 2, "failed": 3}
+# An fp32 cell may leave the fp32 reference's greedy path only where the reference's top-1
+# led its top-2 by less than this share of the step's largest |logit| (a near-tie), and
+# its teacher-forced logits may differ from the reference's by at most this share of the
+# largest |logit|; beyond either it computed another model (a misread config, ...).
+NEAR_TIE = 1e-2
+FP32_LOGIT_RTOL = 1e-2
 
 
 @dataclass
@@ -96,6 +102,9 @@ class Suite:
         self.timeout_s = timeout_s
         self.prompt = prompt_ids(ckpt, workload.prompt_tokens)
         self.quality_ids = eval_ids(ckpt, QUALITY_TOKENS) if quality else None
+        # the longest sequence a cell holds: the workload's, or the quality pass's
+        self.context = max(workload.prompt_tokens + workload.new_tokens,
+                           len(self.quality_ids or ()))
         self.reference: Reference | None = None
         self.bandwidth = bandwidth
         self.reference_engine = reference_engine
@@ -216,6 +225,10 @@ class Suite:
             state.fail("unsupported", f"{spec.engine.name} does not run on {spec.device}; "
                        f"devices: {', '.join(spec.engine.devices)}", round_no)
             return
+        problem = spec.engine.config_problem(self.ckpt.config, spec.precision, self.context)
+        if problem:
+            state.fail("unsupported", problem, round_no)
+            return
         artifact = self._artifact(state, round_no)
         if artifact is None:
             return
@@ -242,6 +255,37 @@ class Suite:
         if "quality" in res or "quality_error" in res:
             state.quality, state.quality_error = res.get("quality"), res.get("quality_error")
         state.rounds_done += 1
+        wrong = self._wrong_output(state)
+        if wrong:
+            state.fail("failed", wrong, round_no)
+
+    def _wrong_output(self, state: _CellState) -> str | None:
+        """Why an fp32 cell computed another model than the fp32 reference: its greedy ids
+        leave the reference's where no near-tie explains it, or its teacher-forced logits
+        are too far off. Other precision classes may differ; their quality says how much."""
+        if self.reference is None or state.spec.engine.precisions[state.spec.precision] \
+                != "fp32":
+            return None
+        label = self.reference.label
+        ids = state.traces[-1].ids
+        k = first_difference(self.reference.greedy, ids)
+        if k is not None:
+            margin = self.reference.margins[k]
+            if margin >= NEAR_TIE:
+                return (f"wrong output: greedy token {k} is {ids[k]}, {label} gives "
+                        f"{self.reference.greedy[k]} with a lead of {margin:.3f} of its "
+                        f"largest logit over the runner-up (a near-tie is < {NEAR_TIE}); "
+                        "an fp32 engine that computes the same model cannot depart there")
+            note = (f"greedy ids leave {label}'s from token {k} on, at a near-tie (its "
+                    f"top-1 led by {margin:.2g} of its largest logit)")
+            if note not in state.notes_harness:
+                state.notes_harness.append(note)
+        rel = (state.quality or {}).get("max_rel_logit_err")
+        if rel is not None and rel > FP32_LOGIT_RTOL:
+            return (f"wrong output: teacher-forced logits differ from {label}'s by "
+                    f"{rel:.2e} of its largest logit (an fp32 engine stays within "
+                    f"{FP32_LOGIT_RTOL}); it computed another model")
+        return None
 
     def _check_traces(self, traces: list[dict]) -> str | None:
         """The harness's checks on what the engine returned: count, ids, timestamps."""
@@ -304,6 +348,8 @@ class Suite:
     def _quality(self, state: _CellState, first: list[int] | None) -> Quality | None:
         if state.quality is None or self.reference is None:
             return None
-        return Quality(reference=self.reference.label,
-                       first_diff_token=first_difference(self.reference.greedy, first or []),
-                       **state.quality)
+        k = first_difference(self.reference.greedy, first or [])
+        margin = self.reference.margins[k] if k is not None and \
+            k < len(self.reference.margins) else None
+        return Quality(reference=self.reference.label, first_diff_token=k,
+                       first_diff_margin=margin, **state.quality)

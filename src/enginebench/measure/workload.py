@@ -55,8 +55,8 @@ def text_ids(ckpt: Checkpoint, text: str, length: int) -> list[int]:
         raise UserError(f"{ckpt.path}: no tokenizer.json; the prompt is tokenized with it")
     tokenizer = Tokenizer.from_file(str(tok_file))
     body = tokenizer.encode(text, add_special_tokens=False).ids
-    bos = ckpt.config.get("bos_token_id")
-    ids = [bos] if isinstance(bos, int) else []
+    bos = ckpt.config.bos_token_id
+    ids = [] if bos is None else [bos]
     while len(ids) < length:
         ids.extend(body[: length - len(ids)])
     if max(ids) >= ckpt.vocab_size:

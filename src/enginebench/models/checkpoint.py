@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from enginebench.errors import UserError
+from enginebench.models.config import ModelConfig, load_config
 from enginebench.models.generate import GENERATOR_VERSION, write_checkpoint
 from enginebench.models.presets import PRESETS, Preset
 from enginebench.models.safetensors_stream import read_header
 from enginebench.paths import cache_root
 
-SUPPORTED_MODEL_TYPES = ("llama", "mistral")
 SAMPLE_BYTES = 1 << 20
 
 
@@ -22,13 +22,13 @@ class Checkpoint:
 
     name: str
     path: Path
-    config: dict
+    config: ModelConfig  # config.json as models/config.py normalizes it
     params: int
     fingerprint: str
 
     @property
     def vocab_size(self) -> int:
-        return int(self.config["vocab_size"])
+        return self.config.vocab_size
 
     def describe(self) -> dict:
         c = self.config
@@ -37,15 +37,16 @@ class Checkpoint:
             "path": str(self.path),
             "params": self.params,
             "path_hash": self.fingerprint,
-            "architecture": c.get("architectures", ["?"])[0],
-            "hidden_size": c.get("hidden_size"),
-            "num_layers": c.get("num_hidden_layers"),
-            "num_heads": c.get("num_attention_heads"),
-            "num_kv_heads": c.get("num_key_value_heads", c.get("num_attention_heads")),
-            "intermediate_size": c.get("intermediate_size"),
-            "vocab_size": c.get("vocab_size"),
-            "tie_word_embeddings": bool(c.get("tie_word_embeddings", False)),
-            "dtype": c.get("torch_dtype") or c.get("dtype"),
+            "architecture": c.architecture,
+            "hidden_size": c.hidden_size,
+            "num_layers": c.num_layers,
+            "num_heads": c.num_heads,
+            "num_kv_heads": c.num_kv_heads,
+            "intermediate_size": c.intermediate_size,
+            "vocab_size": c.vocab_size,
+            "tie_word_embeddings": c.tie_word_embeddings,
+            "dtype": c.dtype,
+            "config": c.to_dict(),
         }
 
 
@@ -81,17 +82,7 @@ def open_checkpoint(path: Path, name: str | None = None) -> Checkpoint:
     if not path.is_dir():
         raise UserError(f"--model {path}: not a preset name and not a directory; "
                         f"presets: {', '.join(PRESETS)}")
-    cfg_file = path / "config.json"
-    if not cfg_file.is_file():
-        raise UserError(f"{path}: no config.json; expected a Hugging Face checkpoint directory")
-    try:
-        config = json.loads(cfg_file.read_text())
-    except json.JSONDecodeError as e:
-        raise UserError(f"{cfg_file}: not valid JSON ({e})") from e
-    model_type = config.get("model_type")
-    if model_type not in SUPPORTED_MODEL_TYPES:
-        raise UserError(f"{cfg_file}: model_type {model_type!r} is not supported; "
-                        f"enginebench runs {', '.join(SUPPORTED_MODEL_TYPES)} checkpoints")
+    config = load_config(path)
     if not (path / "tokenizer.json").is_file() and not (path / "tokenizer.model").is_file():
         raise UserError(f"{path}: no tokenizer.json or tokenizer.model; engines need the "
                         "checkpoint's tokenizer")

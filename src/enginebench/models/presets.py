@@ -2,6 +2,8 @@
 
 from dataclasses import asdict, dataclass
 
+from enginebench.models.config import ModelConfig, read_config
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -51,6 +53,10 @@ class Preset:
             "initializer_range": 0.02,
             "use_cache": True,
         }
+
+    def config(self) -> ModelConfig:
+        """`hf_config()` as the config reader normalizes it."""
+        return read_config(self.hf_config(), f"preset {self.name}")
 
     def to_dict(self) -> dict:
         return asdict(self)

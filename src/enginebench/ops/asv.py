@@ -16,7 +16,7 @@ from enginebench.ops.suite import BANDWIDTH_SIZES_MB, OpsSpec, run_ops
 # the preset whose shapes the cases take; `small` unless ENGINEBENCH_ASV_OPS_MODEL says
 MODEL = os.environ.get("ENGINEBENCH_ASV_OPS_MODEL", "small")
 THREADS = int(os.environ.get("ENGINEBENCH_ASV_THREADS", "0")) or default_threads()
-SPEC = OpsSpec([], None, MODEL, PRESETS[MODEL].hf_config(), threads=THREADS)
+SPEC = OpsSpec([], None, MODEL, PRESETS[MODEL].config(), threads=THREADS)
 
 
 def params() -> list[list[str]]:

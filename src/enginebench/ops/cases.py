@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from enginebench.models.config import ModelConfig
+
 OPS = ("matmul", "matvec", "rmsnorm", "softmax", "rope", "swiglu", "sdpa")
 # bytes per value of activations and of weights, by precision class
 ITEMSIZE = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 4.0, "int4": 4.0}
@@ -77,13 +79,12 @@ def rope_tables(tokens: int, head_dim: int, theta: float) -> tuple[np.ndarray, n
     return np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
 
 
-def model_cases(config: dict, prompt_tokens: int, context: int) -> list[OpCase]:
-    """The cases of one Llama layer at a Hugging Face config's shapes: prefill of
-    `prompt_tokens` tokens, and one decode step against a KV cache of `context` tokens."""
-    h, i = config["hidden_size"], config["intermediate_size"]
-    heads = config["num_attention_heads"]
-    kv = config.get("num_key_value_heads") or heads
-    d = config.get("head_dim") or h // heads
+def model_cases(config: ModelConfig, prompt_tokens: int, context: int) -> list[OpCase]:
+    """The cases of one Llama layer at a model config's shapes: prefill of `prompt_tokens`
+    tokens, and one decode step against a KV cache of `context` tokens. The rope case is
+    the plain rotary at the config's theta (no rope scaling)."""
+    h, i = config.hidden_size, config.intermediate_size
+    heads, kv, d = config.num_heads, config.num_kv_heads, config.head_dim
     p = prompt_tokens
     weights = {"attn": (h, heads * d), "mlp_up": (i, h), "mlp_down": (h, i)}
     cases = []
@@ -93,12 +94,12 @@ def model_cases(config: dict, prompt_tokens: int, context: int) -> list[OpCase]:
                                 2.0 * m * k * n, weights=("w",)))
     cases += [
         OpCase("rmsnorm", "rmsnorm", {"x": (p, h), "weight": (h,)}, (p, h), 4.0 * p * h,
-               {"eps": float(config.get("rms_norm_eps", 1e-5))}),
+               {"eps": config.rms_norm_eps}),
         OpCase("softmax", "softmax", {"x": (heads, p, p)}, (heads, p, p),
                5.0 * heads * p * p),
         OpCase("rope", "rope", {"x": (p, heads, d), "cos": (p, d // 2), "sin": (p, d // 2)},
                (p, heads, d), 3.0 * p * heads * d,
-               {"theta": float(config.get("rope_theta", 10000.0))}),
+               {"theta": config.rope_theta}),
         OpCase("swiglu", "swiglu", {"gate": (p, i), "up": (p, i)}, (p, i), 5.0 * p * i),
         sdpa_case("sdpa.prefill", heads, kv, d, p, p),
         sdpa_case("sdpa.decode", heads, kv, d, 1, context),

@@ -18,6 +18,7 @@ import numpy as np
 from enginebench.measure.environment import environment, machine
 from enginebench.measure.isolate import run_isolated
 from enginebench.measure.metrics import summarize
+from enginebench.models.config import ModelConfig
 from enginebench.ops import roofline
 from enginebench.ops.cases import TOLERANCE, OpCase, model_cases, peak_case, reference
 from enginebench.ops.engines.base import OpsEngine
@@ -38,7 +39,7 @@ class OpsSpec:
     engines: list[type[OpsEngine]]
     precisions: list[str] | None  # classes; None: all each engine has
     model: str
-    config: dict
+    config: ModelConfig
     prompt_tokens: int = 128
     context: int = 256
     peak_size: int = 1024
@@ -138,7 +139,7 @@ def run_ops(spec: OpsSpec, label: str, out_root: Path, progress: Progress,
         schema_version=SCHEMA_VERSION, kind="ops", run_id=run_id,
         created_at=datetime.now(UTC), command=shlex.join(["enginebench", *sys.argv[1:]]),
         machine=machine(label), environment=env,
-        model={"name": spec.model, "config": spec.config},
+        model={"name": spec.model, "config": spec.config.to_dict()},
         workload=OpsWorkload(prompt_tokens=spec.prompt_tokens, context=spec.context,
                              peak_size=spec.peak_size, warmups=spec.plan.warmups,
                              reps=spec.plan.reps, min_sample_ms=spec.plan.min_sample_s * 1e3,

@@ -67,9 +67,14 @@ class Quality(_Strict):
     kl_p99: float
     top1_agree_pct: float
     max_abs_logit_err: float
+    max_rel_logit_err: float | None = Field(None, description="max_abs_logit_err over the "
+                                            "reference's largest |logit|")
     first_diff_token: int | None = Field(description="index of the first generated token "
                                          "that differs from the reference's greedy output; "
                                          "None when all agree")
+    first_diff_margin: float | None = Field(None, description="the reference's top-1 lead "
+                                            "over its top-2 at first_diff_token, over that "
+                                            "step's largest |logit|: small is a near-tie")
     perplexity: float | None = Field(None, description="on the shipped evaluation text; "
                                      "real checkpoints only")
     seconds: float = Field(description="time of the extra forward pass, not in any rate")

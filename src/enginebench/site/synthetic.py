@@ -112,7 +112,7 @@ def synthetic_ops_run(machine: str, created: datetime, seed: int,
     from enginebench.results.schema import OpResult, OpsWorkload
 
     rng = random.Random(seed)
-    cases = [peak_case(64), *model_cases(PRESETS["tiny"].hf_config(), 16, 40)]
+    cases = [peak_case(64), *model_cases(PRESETS["tiny"].config(), 16, 40)]
     results = []
     for engine in ("numpy", "torch"):
         for case in cases:

@@ -15,7 +15,7 @@ use burn::tensor::{DType, Device, FloatDType};
 use runner_protocol::{unsupported, Identity, Job};
 use serde_json::json;
 
-use model::{Config, Format, Llama};
+use model::{Format, Llama};
 use weights::Checkpoint;
 
 /// The backends compiled in, in the order `device` prefers them.
@@ -87,7 +87,7 @@ fn load(job: &Job) -> Result<Llama> {
     }
 
     let dir = Path::new(&job.model_dir);
-    let cfg = Config::read(dir)?;
+    let cfg = &job.config;
     let ckpt = Checkpoint::open(dir)?;
     notes.push(format!(
         "checkpoint dtypes {:?}, computing in {:?}",
@@ -112,7 +112,7 @@ fn load(job: &Job) -> Result<Llama> {
     } else {
         DEFAULT_CACHE
     };
-    let mut model = Llama::load(&ckpt, &cfg, &format, capacity, &device)
+    let mut model = Llama::load(&ckpt, cfg, &format, capacity, &device)
         .with_context(|| format!("loading {}", dir.display()))?;
     notes.push(format!(
         "attention: burn::tensor::module::attention with is_causal; KV cache preallocated for \

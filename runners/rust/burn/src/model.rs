@@ -2,128 +2,15 @@
 //! attention, SwiGLU MLP) written with burn tensor ops, with a KV cache written in place
 //! (preallocated, grown by doubling) and greedy decoding.
 
-use std::path::Path;
-
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Result};
 use burn::tensor::activation::silu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::quantization::QuantScheme;
 use burn::tensor::{s, DType, Device, FloatDType, Int, Tensor, TensorData};
-use serde::Deserialize;
-use serde_json::Value;
+use runner_protocol::ModelConfig;
 
 use crate::weights::Checkpoint;
-
-/// The config.json fields the model reads, with transformers' `LlamaConfig` defaults.
-#[derive(Deserialize)]
-pub struct Config {
-    hidden_size: usize,
-    intermediate_size: usize,
-    num_hidden_layers: usize,
-    num_attention_heads: usize,
-    num_key_value_heads: Option<usize>,
-    head_dim: Option<usize>,
-    #[serde(default = "default_eps")]
-    rms_norm_eps: f64,
-    rope_theta: Option<f64>,
-    rope_scaling: Option<Value>,
-    /// transformers 5 keeps theta and scaling here instead.
-    rope_parameters: Option<Value>,
-    vocab_size: usize,
-    #[serde(default)]
-    tie_word_embeddings: bool,
-    #[serde(default)]
-    attention_bias: bool,
-    #[serde(default)]
-    mlp_bias: bool,
-    hidden_act: Option<String>,
-}
-
-fn default_eps() -> f64 {
-    1e-6
-}
-
-impl Config {
-    pub fn read(dir: &Path) -> Result<Self> {
-        let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let cfg: Self =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        ensure!(
-            !cfg.attention_bias && !cfg.mlp_bias,
-            "attention_bias/mlp_bias are not supported"
-        );
-        if let Some(act) = cfg.hidden_act.as_deref() {
-            ensure!(
-                act == "silu",
-                "hidden_act {act} is not supported (only silu)"
-            );
-        }
-        ensure!(
-            cfg.num_attention_heads.is_multiple_of(cfg.kv_heads()),
-            "heads not a multiple of kv heads"
-        );
-        Ok(cfg)
-    }
-
-    fn kv_heads(&self) -> usize {
-        self.num_key_value_heads.unwrap_or(self.num_attention_heads)
-    }
-
-    fn head_dim(&self) -> usize {
-        self.head_dim
-            .unwrap_or(self.hidden_size / self.num_attention_heads)
-    }
-
-    /// RoPE inverse frequencies, computed in f32 as transformers does: `theta^(-2i/d)`, with
-    /// the `llama3` rescaling where the config asks for it.
-    fn inv_freq(&self) -> Result<Vec<f32>> {
-        let params = self.rope_parameters.as_ref();
-        let theta = params
-            .and_then(|p| p["rope_theta"].as_f64())
-            .or(self.rope_theta)
-            .unwrap_or(10000.0) as f32;
-        let d = self.head_dim();
-        let base: Vec<f32> = (0..d / 2)
-            .map(|i| 1.0 / theta.powf((2 * i) as f32 / d as f32))
-            .collect();
-        let scaling = params
-            .or(self.rope_scaling.as_ref())
-            .filter(|v| !v.is_null());
-        let kind = scaling
-            .and_then(|v| v["rope_type"].as_str().or(v["type"].as_str()))
-            .unwrap_or("default");
-        match kind {
-            "default" => Ok(base),
-            "llama3" => {
-                let v = scaling.unwrap();
-                let num = |k: &str| v[k].as_f64().with_context(|| format!("rope {k} missing"));
-                let factor = num("factor")? as f32;
-                let low = num("low_freq_factor")? as f32;
-                let high = num("high_freq_factor")? as f32;
-                let old_len = num("original_max_position_embeddings")? as f32;
-                let (low_wavelen, high_wavelen) = (old_len / low, old_len / high);
-                Ok(base
-                    .into_iter()
-                    .map(|f| {
-                        let wavelen = 2.0 * std::f32::consts::PI / f;
-                        if wavelen > low_wavelen {
-                            f / factor
-                        } else if wavelen < high_wavelen {
-                            f
-                        } else {
-                            let smooth = (old_len / wavelen - low) / (high - low);
-                            (1.0 - smooth) * f / factor + smooth * f
-                        }
-                    })
-                    .collect())
-            }
-            other => bail!("rope scaling {other:?} is not supported"),
-        }
-    }
-}
 
 /// How the weights are held: the float dtype everything computes in, and the quantization
 /// scheme of the matmul weights, if any.
@@ -174,18 +61,16 @@ pub struct Llama {
 impl Llama {
     pub fn load(
         ckpt: &Checkpoint,
-        cfg: &Config,
+        cfg: &ModelConfig,
         format: &Format,
         capacity: usize,
         device: &Device,
     ) -> Result<Self> {
         let dtype: DType = format.dtype.into();
-        let (hidden, heads, kv_heads, head_dim) = (
-            cfg.hidden_size,
-            cfg.num_attention_heads,
-            cfg.kv_heads(),
-            cfg.head_dim(),
-        );
+        // head_dim may differ from hidden/heads; biases and other rope types are refused
+        cfg.check(&["head_dim"])?;
+        let (hidden, heads, kv_heads, head_dim) =
+            (cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
         let checked = |name: &str, data: TensorData, shape: &[usize]| {
             ensure!(
                 data.shape().as_slice() == shape,
@@ -220,8 +105,8 @@ impl Llama {
             "lm_head.weight"
         };
         let lm_head = linear(lm_head_name, cfg.vocab_size, hidden)?;
-        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
-        for i in 0..cfg.num_hidden_layers {
+        let mut layers = Vec::with_capacity(cfg.num_layers);
+        for i in 0..cfg.num_layers {
             let p = format!("model.layers.{i}");
             let inter = cfg.intermediate_size;
             layers.push(Layer {
@@ -254,7 +139,7 @@ impl Llama {
         }
 
         let cache_shape = [1, kv_heads, capacity, head_dim];
-        let cache = (0..cfg.num_hidden_layers)
+        let cache = (0..cfg.num_layers)
             .map(|_| KvCache {
                 k: Tensor::zeros(cache_shape, (device, dtype)),
                 v: Tensor::zeros(cache_shape, (device, dtype)),

@@ -12,7 +12,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
 use candle_transformers::models::{llama, quantized_llama};
-use runner_protocol::{serve, unsupported, Identity, Job, Model};
+use runner_protocol::{serve, unsupported, Identity, Job, Model, ModelConfig};
 use serde_json::json;
 
 /// The loaded weights: a float model with the cache it starts each sequence from, or
@@ -107,14 +107,39 @@ fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files.into_iter().map(|f| dir.join(f)).collect())
 }
 
+/// candle-transformers' Llama config from the job's normalized one. candle's Llama
+/// takes head_dim as hidden/heads and has no biases: the harness does not send it
+/// checkpoints that need them (CandleEngine.honours), and `check` refuses them again.
+fn candle_config(c: &ModelConfig) -> Result<llama::Config> {
+    c.check(&[])?;
+    let rope_scaling = c.llama3_rope()?.map(|r| llama::Llama3RopeConfig {
+        factor: r.factor as f32,
+        low_freq_factor: r.low_freq_factor as f32,
+        high_freq_factor: r.high_freq_factor as f32,
+        original_max_position_embeddings: r.original_max_position_embeddings as usize,
+        rope_type: llama::Llama3RopeType::Llama3,
+    });
+    Ok(llama::Config {
+        hidden_size: c.hidden_size,
+        intermediate_size: c.intermediate_size,
+        vocab_size: c.vocab_size,
+        num_hidden_layers: c.num_layers,
+        num_attention_heads: c.num_heads,
+        num_key_value_heads: c.num_kv_heads,
+        use_flash_attn: false,
+        rms_norm_eps: c.rms_norm_eps,
+        rope_theta: c.rope_theta as f32,
+        bos_token_id: None,
+        eos_token_id: None,
+        rope_scaling,
+        max_position_embeddings: c.max_position_embeddings,
+        tie_word_embeddings: c.tie_word_embeddings,
+    })
+}
+
 fn load_float(job: &Job, dtype: DType, device: &Device) -> Result<Weights> {
     let dir = Path::new(&job.model_dir);
-    let config_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&config_path)
-        .with_context(|| format!("cannot read {}", config_path.display()))?;
-    let config: llama::LlamaConfig = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a Llama config", config_path.display()))?;
-    let config = config.into_config(false);
+    let config = candle_config(&job.config)?;
     if job.context > config.max_position_embeddings {
         bail!("context {} exceeds max_position_embeddings {}", job.context,
               config.max_position_embeddings);

@@ -17,8 +17,10 @@ use std::time::Instant;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+pub mod config;
 pub mod ops;
 
+pub use config::{Llama3Rope, ModelConfig};
 pub use ops::{HostTensor, OpRequest, Ops, OpsJob, PreparedOp};
 
 /// What the harness asks a runner to do; unknown fields are an error.
@@ -27,6 +29,9 @@ pub use ops::{HostTensor, OpRequest, Ops, OpsJob, PreparedOp};
 pub struct Job {
     /// Checkpoint folder in Hugging Face layout (config.json + *.safetensors).
     pub model_dir: String,
+    /// The checkpoint's config as the harness's config reader normalized it; runners
+    /// read this, never config.json.
+    pub config: ModelConfig,
     /// Engine artifact (a GGUF file, ...) when the precision needs one.
     #[serde(default)]
     pub artifact: Option<String>,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from enginebench.engines.onnxruntime_engine import int8_reduce_range
 from enginebench.ops.cases import OpCase
 from enginebench.ops.engines.base import OpsEngine, Unsupported
 
@@ -28,7 +29,8 @@ class OnnxRuntimeOps(OpsEngine):
     def build_info(self) -> dict:
         import onnxruntime as ort
 
-        return {"providers": ort.get_available_providers(), "opset": OPSET}
+        return {"providers": ort.get_available_providers(), "opset": OPSET,
+                "int8_reduce_range": int8_reduce_range()}
 
     def prepare(self, case: OpCase, inputs: dict[str, np.ndarray], precision: str
                 ) -> Callable[[], object]:
@@ -84,8 +86,10 @@ def _graph(case: OpCase, a: dict[str, np.ndarray], precision: str) -> tuple[obje
         x, w = a["x"], a["w"]
         feed("x", x)
         if precision == "int8":
-            scale = np.abs(w).max() / 127
-            q = np.clip(np.round(w.T / scale), -127, 127).astype(np.int8)
+            # the model adapter's setting for this CPU: 7-bit weights where u8s8 saturates
+            qmax = 64 if int8_reduce_range() else 127
+            scale = np.abs(w).max() / qmax
+            q = np.clip(np.round(w.T / scale), -qmax, qmax).astype(np.int8)
             nodes.append(helper.make_node(
                 "DynamicQuantizeMatMul", ["x", init("wq", q), init("ws", np.float32(scale)),
                                           init("wz", np.int8(0))], ["out"], domain=MS))
