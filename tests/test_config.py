@@ -47,7 +47,9 @@ def test_features_name_the_fields_that_change_the_math() -> None:
     assert "final_logit_softcapping" in f["unknown:final_logit_softcapping"]
     # harmless fields and nulls are not features
     assert read_config({**BASE, "pad_token_id": None, "use_cache": True, "bos_token_id": 1,
-                        "sliding_window": None}).features() == {}
+                        "sliding_window": None, "rope_interleaved": False}).features() == {}
+    assert "unknown:rope_interleaved" in read_config({**BASE, "rope_interleaved": True}
+                                                     ).features()
 
 
 def test_sliding_window_counts_only_past_its_length() -> None:

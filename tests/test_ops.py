@@ -22,6 +22,12 @@ from enginebench.results.store import load_document, load_run
 
 TINY = PRESETS["tiny"].config()
 PLAN = TimingPlan(warmups=1, reps=3, min_sample_s=0.001)
+# What the test demands of an engine's accuracy: the float classes within the published
+# tolerance (an error there is the adapter's); the quantized classes only below the error
+# of an output unrelated to the reference (a wrong layout or scale gives > 1). An engine's
+# own int8/int4 loss on some CPU is a finding the ops table publishes (`correct` false),
+# so the test passes on every CPU CI may land on.
+TEST_BOUND = {"int8": 0.5, "int4": 0.5}
 CASES = [peak_case(64), *model_cases(TINY, 16, 40)]
 
 
@@ -55,8 +61,12 @@ def test_op_matches_float64_reference(ops_run: tuple[OpsRun, Path], engine: str,
     assert sorted(r.precision for r in results) == sorted(
         p for p in cls.precisions if cls.supports(op, p))
     for r in results:
-        assert r.status == "ok", f"{r.precision}: {r.error}"
-        assert r.correct and r.max_rel_err <= TOLERANCE[r.precision], r.max_rel_err
+        assert r.max_rel_err is not None, f"{r.precision}: {r.status} {r.error}"
+        assert r.correct is (r.max_rel_err <= TOLERANCE[r.precision])
+        # past the tolerance the result is failed, with its figures kept
+        assert r.status == ("ok" if r.correct else "failed"), r.error
+        assert r.max_rel_err <= TEST_BOUND.get(r.precision, TOLERANCE[r.precision]), \
+            f"{r.precision}: max relative error {r.max_rel_err:.2e}"
         assert len(r.time_us.samples) == PLAN.reps and r.time_us.median > 0
         assert r.gflops == pytest.approx(r.flops / r.time_us.median / 1e3)
         assert r.roofline_pct is not None and r.bound in ("compute", "memory")

@@ -15,6 +15,7 @@ import numpy as np
 
 from enginebench.engines.base import Engine, LoadedModel, Unsupported
 from enginebench.engines.registry import load_class
+from enginebench.measure.isolate import own_peak_rss_mb
 from enginebench.measure.quality import compare_logits, perplexity, top1_margins
 from enginebench.models.checkpoint import open_checkpoint
 from enginebench.results.store import write_atomic
@@ -119,6 +120,7 @@ def run_job(job: dict) -> dict:
 def main(argv: list[str]) -> int:
     job_file, result_file = Path(argv[0]), Path(argv[1])
     result = run_job(json.loads(job_file.read_text()))
+    result["peak_rss_mb"] = own_peak_rss_mb()
     write_atomic(result_file, json.dumps(result))
     return 0
 

@@ -1,12 +1,14 @@
 """Run a job in a fresh child process with a timeout, and measure its peak memory.
 
-`os.wait4` gives the resource usage of exactly that child, so its peak resident memory is
-known even when it crashes. A segfault, a kill by the OOM killer, a hang past the timeout
-or a Python error all come back as a status with a message; nothing escapes to the suite.
+The child reports its own peak resident memory (`own_peak_rss_mb`); `os.wait4`'s resource
+usage of exactly that child stands in when it crashed before reporting. A segfault, a kill
+by the OOM killer, a hang past the timeout or a Python error all come back as a status
+with a message; nothing escapes to the suite.
 """
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -24,6 +26,21 @@ class ChildOutcome:
     result: dict
     peak_rss_mb: float | None
     wall_s: float
+
+
+def own_peak_rss_mb() -> float | None:
+    """This process's peak resident memory since it exec'd (VmHWM: the harness's pages a
+    forked child shared before exec do not count), or that of a process it waited for
+    (a runner, a converter) if larger; called by the child at its end."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), None)
+    if line is None:
+        return None
+    own = int(line.split()[1]) / 1024
+    return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 
 def child_env(threads: int) -> dict[str, str]:
@@ -71,6 +88,8 @@ def run_isolated(job: dict, timeout_s: float, threads: int,
             )
             status, rusage, timed_out = _wait(proc, timeout_s)
         wall = time.perf_counter() - start
+        # the kernel's figure for a child that could not report: it starts at the
+        # harness's resident memory when the child was forked
         peak = rusage.ru_maxrss / 1024 if rusage else None
         code = None if timed_out else os.waitstatus_to_exitcode(status)
         ended = f"no result within {timeout_s:g} s; killed" if timed_out else \
@@ -81,7 +100,7 @@ def run_isolated(job: dict, timeout_s: float, threads: int,
                 result["process_error"] = ended
         else:
             result = {"status": "timeout" if timed_out else "failed", "error": ended}
-        return ChildOutcome(result, peak, wall)
+        return ChildOutcome(result, result.pop("peak_rss_mb", None) or peak, wall)
 
 
 def _wait(proc: subprocess.Popen, timeout_s: float

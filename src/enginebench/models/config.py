@@ -50,7 +50,10 @@ HARMLESS = {
     "bad_words_ids", "num_return_sequences", "output_scores", "return_dict_in_generate",
     "forced_bos_token_id", "forced_eos_token_id", "remove_invalid_values",
     "exponential_decay_length_penalty", "suppress_tokens", "begin_suppress_tokens",
+    "is_llama_config", "transformers.js_config",  # SmolLM2's exporters' metadata
 }
+# Fields that are harmless at one value only: the standard Llama's (rotate-half rotary).
+HARMLESS_AT = {"rope_interleaved": False}
 # Keys of a rope_parameters / rope_scaling object that this reader knows, per rope type.
 _ROPE_KEYS = {
     "default": set(),
@@ -208,7 +211,8 @@ def read_config(raw: dict, where: str = "config.json") -> ModelConfig:
     window = raw.get("sliding_window")
     dtype = raw.get("dtype") or raw.get("torch_dtype")
     known = _READ | _READ_BY_TYPE[model_type] | HARMLESS
-    unknown = tuple(sorted(k for k, v in raw.items() if k not in known and v is not None))
+    unknown = tuple(sorted(k for k, v in raw.items() if k not in known and v is not None
+                           and not (k in HARMLESS_AT and v == HARMLESS_AT[k])))
     flags = {}
     for key in ("attention_bias", "mlp_bias", "tie_word_embeddings"):
         value = raw.get(key, False)
