@@ -207,7 +207,8 @@ def read_config(raw: dict, where: str = "config.json") -> ModelConfig:
         raise UserError(f"{where}: hidden_size {hidden} is not a multiple of "
                         f"num_attention_heads {heads} and there is no head_dim")
     theta, rope_type, rope_scaling, partial = _rope(raw, where)
-    partial = _number({"p": raw.get("partial_rotary_factor", partial)}, "p", where, float, 1.0)
+    partial = _number({"partial_rotary_factor": raw.get("partial_rotary_factor", partial)},
+                      "partial_rotary_factor", where, float, 1.0)
     window = raw.get("sliding_window")
     dtype = raw.get("dtype") or raw.get("torch_dtype")
     known = _READ | _READ_BY_TYPE[model_type] | HARMLESS
