@@ -13,6 +13,7 @@ import numpy as np
 from enginebench.engines.base import Engine
 from enginebench.engines.registry import engine_class
 from enginebench.measure.isolate import run_isolated
+from enginebench.measure.quality import first_difference
 from enginebench.models.checkpoint import Checkpoint
 from enginebench.paths import cache_root
 
@@ -31,6 +32,12 @@ class Reference:
     greedy: list[int]
     # per generated token: the reference's top-1 lead over its top-2, relative
     margins: list[float]
+
+    def departure(self, ids: list[int]) -> tuple[int | None, float | None]:
+        """The first generated token where `ids` leave the greedy output, and the
+        reference's lead there (None, None when they never do)."""
+        k = first_difference(self.greedy, ids)
+        return k, self.margins[k] if k is not None and k < len(self.margins) else None
 
 
 def _load(path: Path, label: str) -> Reference:

@@ -22,7 +22,6 @@ from enginebench.measure import artifacts
 from enginebench.measure.environment import environment, machine
 from enginebench.measure.isolate import run_isolated
 from enginebench.measure.metrics import Trace, cell_metrics
-from enginebench.measure.quality import first_difference
 from enginebench.measure.reference import QUALITY_TOKENS, Reference, ReferenceUnavailable, reference
 from enginebench.measure.roofline import decode_bytes_per_token, roofline
 from enginebench.measure.workload import Workload, eval_ids, prompt_ids
@@ -268,9 +267,8 @@ class Suite:
             return None
         label = self.reference.label
         ids = state.traces[-1].ids
-        k = first_difference(self.reference.greedy, ids)
-        if k is not None:
-            margin = self.reference.margins[k]
+        k, margin = self.reference.departure(ids)
+        if k is not None and margin is not None:
             if margin >= NEAR_TIE:
                 return (f"wrong output: greedy token {k} is {ids[k]}, {label} gives "
                         f"{self.reference.greedy[k]} with a lead of {margin:.3f} of its "
@@ -348,8 +346,6 @@ class Suite:
     def _quality(self, state: _CellState, first: list[int] | None) -> Quality | None:
         if state.quality is None or self.reference is None:
             return None
-        k = first_difference(self.reference.greedy, first or [])
-        margin = self.reference.margins[k] if k is not None and \
-            k < len(self.reference.margins) else None
+        k, margin = self.reference.departure(first or [])
         return Quality(reference=self.reference.label, first_diff_token=k,
                        first_diff_margin=margin, **state.quality)
