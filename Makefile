@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	# llama.cpp's GGUF converter, fetched once when llama.cpp is installed
 	if $(BIN)/python -c 'import llama_cpp' 2>/dev/null; then \
-		$(BIN)/python -m enginebench.engines.llamacpp_tools; fi
+		$(BIN)/python -m enginebench.engines.llamacpp.gguf; fi
 	# actionlint for the workflow tests, built from its Go module when Go is here
 	case ",$(EXTRAS)," in *,dev,*) bash scripts/install_actionlint.sh >/dev/null;; esac
 	touch $@

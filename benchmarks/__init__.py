@@ -1,2 +1,4 @@
-"""The asv suite: one module per engine, each a class of cells parameterized by model
-preset and precision, measured by the same isolated suite as `enginebench run`."""
+"""The asv suite, read from the engine registry (no file per engine): engines.py holds every
+engine's model cells (engine x model x precision x workload), operators.py every op face's
+single ops (engine x case x precision class), measured by the same isolated runs as
+`enginebench run` and `enginebench ops` (enginebench.measure.asv)."""

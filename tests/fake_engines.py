@@ -16,11 +16,11 @@ from typing import ClassVar
 import numpy as np
 
 from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass, Unsupported
-from enginebench.engines.rust_runner import RustRunnerEngine
-from enginebench.engines.torch_engine import TorchEngine
+from enginebench.engines.numpy.ops import NumpyOps
+from enginebench.engines.rust.runner import RustRunnerEngine
+from enginebench.engines.torch.model import TorchEngine
 from enginebench.models.checkpoint import Checkpoint
 from enginebench.ops.cases import OpCase
-from enginebench.ops.engines.numpy_ops import NumpyOps
 
 
 class FakeEngine(Engine):

@@ -4,7 +4,7 @@ what changes the math is listed as a feature; malformed and unknown fields are n
 import pytest
 
 from enginebench.engines.base import Engine
-from enginebench.engines.registry import ENGINES, engine_class
+from enginebench.engines.registry import engine_class, model_engines
 from enginebench.errors import UserError
 from enginebench.models.config import ModelConfig, read_config, rope_inv_freq
 from enginebench.models.presets import PRESETS
@@ -91,7 +91,7 @@ def test_config_round_trips_through_a_job() -> None:
     assert PRESETS["tiny"].config().head_dim == 16
 
 
-@pytest.mark.parametrize("name", list(ENGINES))
+@pytest.mark.parametrize("name", model_engines())
 def test_every_engine_refuses_what_it_does_not_honour(name: str) -> None:
     cls: type[Engine] = engine_class(name)
     fp32 = next(p for p, c in cls.precisions.items() if c == "fp32")

@@ -15,7 +15,7 @@ import pytest
 from hf_checkpoints import write_checkpoint
 
 from enginebench.engines.base import Engine
-from enginebench.engines.registry import ENGINES, engine_class
+from enginebench.engines.registry import engine_class, model_engines
 from enginebench.measure.quality import top1_margins
 from enginebench.models.checkpoint import Checkpoint
 
@@ -82,7 +82,7 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> di
     yield get
     out = os.environ.get("ENGINEBENCH_MATRIX_OUT")
     if out and MATRIX:
-        names = [n for n in ENGINES if any(n in row for row in MATRIX.values())]
+        names = [n for n in model_engines() if any(n in row for row in MATRIX.values())]
         lines = ["| variation | " + " | ".join(names) + " |",
                  "| --- |" + " --- |" * len(names)]
         lines += [f"| {v} | " + " | ".join(row.get(n, "") for n in names) + " |"
@@ -99,7 +99,7 @@ def _agreeing_prefix(ref: dict, rel_err: float) -> int:
     return int(ties[0]) if ties.size else NEW
 
 
-@pytest.mark.parametrize("name", list(ENGINES))
+@pytest.mark.parametrize("name", model_engines())
 @pytest.mark.parametrize("variation", list(VARIATIONS))
 def test_engine_agrees_with_torch_or_names_the_field(variation: str, name: str,
                                                     checkpoints, tmp_path: Path) -> None:

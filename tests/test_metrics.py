@@ -2,7 +2,8 @@
 
 import pytest
 
-from enginebench.measure.metrics import Trace, cell_metrics, rep_metrics, summarize
+from enginebench.measure.metrics import Trace, cell_metrics, rep_metrics
+from enginebench.results.stats import summarize
 
 
 def test_rep_metrics_from_known_timestamps() -> None:

@@ -45,7 +45,7 @@ CPUS = {
 @pytest.mark.parametrize("cpu", list(CPUS))
 def test_int8_uses_onnxruntimes_setting_for_the_cpu(cpu: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from enginebench.engines import onnxruntime_engine as ortm
+    from enginebench.engines.onnxruntime import model as ortm
 
     flags, reduce_range = CPUS[cpu]
     assert ortm.int8_reduce_range(flags) is reduce_range
@@ -61,9 +61,10 @@ def test_int8_matmul_is_accurate_with_either_setting(reduce_range: bool,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The operator test's int8 matmul, with the setting an AVX2-only CPU gets forced on
     this one: 7-bit weights stay within the int8 tolerance."""
+    from enginebench.ops.engines import onnxruntime_ops
+
     from enginebench.models.presets import PRESETS
     from enginebench.ops.cases import TOLERANCE, model_cases, reference, rel_error
-    from enginebench.ops.engines import onnxruntime_ops
     from enginebench.ops.timing import TimingPlan
 
     if not engine_class("onnxruntime").available():

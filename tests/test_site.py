@@ -11,13 +11,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from synthetic_runs import synthetic_ops_run, synthetic_run
 
 from enginebench.cli import main
 from enginebench.results.store import run_path, save_run
 from enginebench.site.build import build_site, local_server
 from enginebench.site.charts import pareto_front
 from enginebench.site.features import Claim, Feature, FeatureClaims, build_matrix, load_claims
-from enginebench.site.synthetic import synthetic_ops_run, synthetic_run
 from enginebench.site.tables import cell_table
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from enginebench.engines.tinygrad_engine import TinygradEngine
+from enginebench.engines.tinygrad.model import TinygradEngine
 from enginebench.models.checkpoint import Checkpoint
 
 pytest.importorskip("tinygrad")
@@ -20,7 +20,7 @@ NEAR_TIE = 1e-2  # a top-1/top-2 logit margin this small may flip under fp32 rou
 def reference(tiny: Checkpoint) -> dict:
     """PyTorch fp32: greedy ids from PROMPT, and logits over PROMPT + those ids."""
     pytest.importorskip("torch")
-    from enginebench.engines.torch_engine import TorchEngine
+    from enginebench.engines.torch.model import TorchEngine
 
     torch_engine = TorchEngine()
     model = torch_engine.load(tiny, tiny.path, "fp32", "cpu", threads=1, context=64)

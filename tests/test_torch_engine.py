@@ -14,7 +14,7 @@ from enginebench.models.presets import PRESETS
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from enginebench.engines.torch_engine import TorchEngine  # noqa: E402
+from enginebench.engines.torch.model import TorchEngine  # noqa: E402
 
 
 def test_manual_decode_loop_matches_transformers_generate(tiny: Checkpoint) -> None:

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from enginebench.asv_cells import EngineCells
+from benchmarks.engines import Engines
 from enginebench.cli import RUN_DEFAULTS, main, run_models
-from enginebench.engines.registry import ENGINES
+from enginebench.engines.registry import engine_class, model_engines
 from enginebench.errors import UserError
+from enginebench.measure import asv
 from enginebench.profile import load_profile
 from enginebench.results.asv_import import asv_file_runs
 
@@ -81,7 +82,7 @@ def test_workflow_rules(path: Path) -> None:
 def test_runner_profiles(name: str) -> None:
     folder = ROOT / "runners" / name
     profile = load_profile(folder)
-    assert set(profile.engines or []) <= set(ENGINES)
+    assert set(profile.engines or []) <= set(model_engines())
     assert profile.models
     setup = folder / "setup.sh"
     assert setup.is_file() and setup.stat().st_mode & 0o111
@@ -124,18 +125,29 @@ def test_asv_suite_is_valid() -> None:
 
 
 def test_asv_cases_skip_and_fail_as_asv_expects() -> None:
-    bench = EngineCells()
-    cells = {("tiny", "fp32"): {"status": "ok", "error": None, "decode_tps": 5.0},
-             ("tiny", "int4"): {"status": "unsupported", "error": "no kernel"},
-             ("tiny", "int8"): {"status": "failed", "error": "exit 1"}}
-    bench.setup(cells, "tiny", "fp32", "w")
-    assert bench.track_decode_tps(cells, "tiny", "fp32", "w") == 5.0
+    bench = Engines()
+    cells = {("torch", "tiny", "fp32"): {"status": "ok", "error": None, "decode_tps": 5.0},
+             ("torch", "tiny", "int4"): {"status": "unsupported", "error": "no kernel"},
+             ("torch", "tiny", "int8"): {"status": "failed", "error": "exit 1"}}
+    bench.setup(cells, "torch", "tiny", "fp32", "w")
+    assert bench.track_decode_tps(cells, "torch", "tiny", "fp32", "w") == 5.0
     with pytest.raises(NotImplementedError, match="no kernel"):
-        bench.setup(cells, "tiny", "int4", "w")
+        bench.setup(cells, "torch", "tiny", "int4", "w")
     with pytest.raises(RuntimeError, match="exit 1"):
-        bench.setup(cells, "tiny", "int8", "w")
+        bench.setup(cells, "torch", "tiny", "int8", "w")
     with pytest.raises(NotImplementedError, match="not installed"):
-        bench.setup({"missing": "pip install x"}, "tiny", "fp32", "w")
+        bench.setup(cells, "candle", "tiny", "f32", "w")
+
+
+def test_asv_grid_is_the_registry() -> None:
+    """Every model engine and each of its precisions is in the asv grid, with its class."""
+    engines, models, precisions, [workload] = Engines.params
+    assert engines == model_engines() and models == ["tiny"]
+    for name in model_engines():
+        for native, cls in engine_class(name).precisions.items():
+            assert asv.precision_label(native, cls) in precisions
+    assert "q8_0 (int8)" in precisions and "fp32" in precisions
+    assert workload.startswith("pp128 tg128 ")
 
 
 def test_asv_results_become_runs(tmp_path: Path) -> None:

@@ -9,23 +9,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from enginebench.engines.base import PRECISION_CLASSES
+from enginebench.engines import registry
 from enginebench.engines.registry import (
-    ENGINES,
     check_precisions,
-    engine_class,
     parse_engines,
+    parse_ops_engines,
     select_precisions,
 )
 from enginebench.errors import UserError
 from enginebench.measure.suite import CellSpec, Suite
 from enginebench.measure.workload import Workload, default_threads
-from enginebench.models.checkpoint import preset_dir, resolve_model
-from enginebench.models.config import ModelConfig, load_config
+from enginebench.models.checkpoint import model_config, preset_dir, resolve_model
 from enginebench.models.presets import PRESETS, preset_params
 from enginebench.profile import load_profile
 from enginebench.report.table import FORMATS, render
-from enginebench.results.schema import OpsRun
+from enginebench.results.schema import PRECISION_CLASSES, OpsRun
 from enginebench.results.store import load_document
 
 DEFAULT_OUT = Path("data/results")
@@ -45,13 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", type=Path, help="a runner profile (runners/cpu, "
                      "runners/cuda, ...): its engines, precisions, models, device and "
                      "workload; options given here win over it")
-    run.add_argument("--engines", help=f"comma list of {', '.join(ENGINES)} "
+    run.add_argument("--engines", help=f"comma list of {', '.join(registry.model_engines())} "
                      "(default: every installed engine)")
     run.add_argument("--precisions", help="engine-native names (int8_dynamic, ...) or classes "
                      "(fp32, fp16, bf16, int8, int4); default: all the engine supports")
     run.add_argument("--model", help="preset name or checkpoint directory (default: small, "
                      "or the profile's models one after another)")
-    run.add_argument("--device", help="cpu or cuda (default: cpu)")
+    run.add_argument("--device", help=f"one of {', '.join(registry.devices())}, as each "
+                     "engine declares (`enginebench list`; default: cpu)")
     run.add_argument("--prompt-tokens", type=int, help="default: 128")
     run.add_argument("--new-tokens", type=int, help="default: 128")
     run.add_argument("--warmups", type=int, help="default: 1")
@@ -74,8 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ops = sub.add_parser("ops", help="benchmark single operators at a model's shapes against "
                          "the machine's roofline")
-    ops.add_argument("--engines", help="comma list of ops engines (default: every installed "
-                     "one; `enginebench ops --list` shows them)")
+    ops.add_argument("--engines", help=f"comma list of {', '.join(registry.ops_engines())} "
+                     "(default: every installed one; `enginebench list` shows them)")
     ops.add_argument("--precisions", help="classes: fp32, fp16, bf16, int8, int4 (default: "
                      "all each engine has at op level)")
     ops.add_argument("--ops", help="comma list of ops (matmul, matvec, rmsnorm, softmax, rope, "
@@ -101,13 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     ops.add_argument("--out", type=Path, default=DEFAULT_OUT,
                      help="results root; the run goes to OUT/<machine>/ops-<id>.json")
     ops.add_argument("--format", choices=FORMATS, default="table")
-    ops.add_argument("--list", action="store_true", help="list the ops engines and exit")
 
     show = sub.add_parser("show", help="print a saved run (suite or ops)")
     show.add_argument("file", type=Path)
     show.add_argument("--format", choices=FORMATS, default="table")
 
-    sub.add_parser("list", help="engines, installed or not, with their precisions")
+    sub.add_parser("list", help="engines, installed or not, with their precisions for "
+                   "`run` and for `ops`")
 
     models = sub.add_parser("models", help="list model presets, or generate them")
     models.add_argument("--generate", metavar="NAME", nargs="+", choices=list(PRESETS),
@@ -189,24 +188,11 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
 
 def cmd_ops(args: argparse.Namespace, console: Console) -> int:
     from enginebench.measure.environment import default_machine_label
+    from enginebench.measure.ops_suite import BANDWIDTH_SIZES_MB, OpsSpec, run_ops
     from enginebench.ops.cases import OPS, model_cases
-    from enginebench.ops.registry import NO_OP_API, OPS_ENGINES, ops_class, parse_ops_engines
-    from enginebench.ops.suite import BANDWIDTH_SIZES_MB, OpsSpec, run_ops
     from enginebench.ops.timing import TimingPlan
     from enginebench.report.ops_table import render_ops
 
-    if args.list:
-        table = Table(title="ops engines")
-        for col in ("engine", "installed", "precisions", "install"):
-            table.add_column(col, overflow="fold")
-        for name in OPS_ENGINES:
-            cls = ops_class(name)
-            table.add_row(name, "yes" if cls.available() else "no", ", ".join(cls.precisions),
-                          "" if cls.available() else Text(cls.install))
-        for name, why in NO_OP_API.items():
-            table.add_row(name, "no op-level API", "", Text(why))
-        console.print(table)
-        return 0
     precisions = _split(args.precisions, PRECISION_CLASSES, "precision")
     ops = _split(args.ops, None, "op")
     for name, value in (("--prompt-tokens", args.prompt_tokens), ("--context", args.context),
@@ -254,16 +240,6 @@ def _split(text: str | None, allowed: tuple[str, ...] | None, what: str) -> list
     return items
 
 
-def model_config(model: str) -> ModelConfig:
-    """The normalized config of a preset, or of the checkpoint directory `model`."""
-    if model in PRESETS:
-        return PRESETS[model].config()
-    if not (Path(model) / "config.json").is_file():
-        raise UserError(f"--model {model!r} is neither a preset ({', '.join(PRESETS)}) nor a "
-                        "directory with a config.json")
-    return load_config(Path(model))
-
-
 def _bandwidth(threads: int, err: Console, sizes_mb: tuple[int, ...] | None = None) -> dict:
     """Memory bandwidth for the rooflines, or why there is none (said on `err`)."""
     from enginebench.measure.bandwidth import SIZES_MB, bandwidth_or_reason
@@ -289,15 +265,27 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_list(console: Console) -> int:
+    """Every registered engine: its model face's precisions and devices, its op face's
+    precision classes (or why it has none), and how to install it."""
     table = Table(title="engines")
-    for col in ("engine", "installed", "version", "precisions", "devices", "install"):
+    for col in ("engine", "installed", "version", "run precisions", "devices",
+                "ops precisions", "install"):
         table.add_column(col, overflow="fold")
-    for name in ENGINES:
-        cls = engine_class(name)
-        ok = cls.available()
-        precisions = ", ".join(f"{p} ({c})" if p != c else p for p, c in cls.precisions.items())
-        table.add_row(name, "yes" if ok else "no", cls.version() or "", precisions,
-                      ", ".join(cls.devices), "" if ok else Text(cls.install))
+    no_ops = registry.no_op_api()
+    for name, row in registry.ENGINES.items():
+        model = registry.engine_class(name) if row.model else None
+        ops = registry.ops_class(name) if row.ops else None
+        face = model or ops
+        assert face is not None
+        ok = face.available()
+        run_precisions = ", ".join(f"{p} ({c})" if p != c else p
+                                   for p, c in model.precisions.items()) if model else \
+            "(no model face)"
+        ops_precisions = ", ".join(ops.precisions) if ops else \
+            Text(f"no op-level API: {no_ops[name]}")
+        table.add_row(name, "yes" if ok else "no", face.version() or "", run_precisions,
+                      ", ".join(model.devices) if model else "cpu", ops_precisions,
+                      "" if ok else Text(face.install))
     console.print(table)
     return 0
 

@@ -1,24 +1,36 @@
-"""The interface every engine adapter implements; imports nothing heavy.
+"""The two faces an engine's adapters implement; imports nothing heavy.
 
-An adapter declares its capabilities as data (precisions, devices), converts a checkpoint
-to its own artifact, loads it, and runs the workload returning the generated ids with a
-timestamp per token. The harness, never the adapter, turns timestamps into metrics.
+`Engine` is the model face: it declares its capabilities as data (precisions, devices),
+converts a checkpoint to its own artifact, loads it, and runs the workload returning the
+generated ids with a timestamp per token. The harness, never the adapter, turns timestamps
+into metrics.
+
+`OpsEngine` is the operator face: it says which precision classes it runs at op level,
+turns a case's float32 inputs into a call of the engine's own op API (`prepare`:
+conversion is not timed), and turns that call's output back into NumPy. The harness times
+the call (ops/timing.py); adapters whose engine runs in another process (the Rust runners)
+time it there, with the same plan, by overriding `run`. An op face names its model face
+(`model`) and shares its name, install command and version.
 """
 
 import importlib.metadata
 import importlib.util
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 
 from enginebench.models.checkpoint import Checkpoint
 from enginebench.models.config import ModelConfig
+from enginebench.ops.cases import OpCase
+from enginebench.ops.timing import TimingPlan, time_calls
+from enginebench.results.schema import PRECISION_CLASSES, PrecisionClass
 
-PrecisionClass = Literal["fp32", "fp16", "bf16", "int8", "int4"]
-PRECISION_CLASSES: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8", "int4")
+__all__ = ["PRECISION_CLASSES", "Engine", "EngineFacts", "Generation", "LoadedModel",
+           "OpRun", "OpsEngine", "PrecisionClass", "Unsupported"]
 
 
 class Unsupported(Exception):
@@ -41,15 +53,42 @@ class LoadedModel:
     notes: list[str] = field(default_factory=list)
 
 
-class Engine(ABC):
-    """One inference engine. Subclasses fill the class attributes and the methods."""
+class EngineFacts:
+    """What names an engine and its install, shared by its model and op faces."""
 
     name: ClassVar[str]
     # importable modules that must exist for the engine to be usable
     modules: ClassVar[tuple[str, ...]]
     # distributions whose versions identify the engine build (first is the engine itself)
-    packages: ClassVar[tuple[str, ...]]
+    packages: ClassVar[tuple[str, ...]] = ()
     install: ClassVar[str]
+
+    @classmethod
+    def available(cls) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in cls.modules)
+
+    @classmethod
+    def version(cls) -> str | None:
+        try:
+            return importlib.metadata.version(cls.packages[0]) if cls.packages else None
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    @classmethod
+    def package_versions(cls) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for pkg in cls.packages:
+            try:
+                out[pkg] = importlib.metadata.version(pkg)
+            except importlib.metadata.PackageNotFoundError:
+                out[pkg] = None
+        return out
+
+
+class Engine(EngineFacts, ABC):
+    """One inference engine's model face. Subclasses fill the class attributes and the
+    methods."""
+
     # engine-native precision name -> precision class
     precisions: ClassVar[dict[str, PrecisionClass]]
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
@@ -60,6 +99,8 @@ class Engine(ABC):
     # `ModelConfig.features` ("rope_type:llama3", "head_dim", "tie_word_embeddings", ...),
     # each checked by the config-variation tests (tests/test_config_matrix.py)
     honours: ClassVar[frozenset[str]] = frozenset()
+    # why the engine has no op face (no op-level API to drive), for engines without one
+    no_ops: ClassVar[str | None] = None
 
     @classmethod
     def artifact_key(cls, precision: str) -> str:
@@ -92,27 +133,6 @@ class Engine(ABC):
         """Whether `precision` runs from an artifact that `prepare` makes; when not, `load`
         is given the checkpoint directory itself."""
         return cls.converts
-
-    @classmethod
-    def available(cls) -> bool:
-        return all(importlib.util.find_spec(m) is not None for m in cls.modules)
-
-    @classmethod
-    def version(cls) -> str | None:
-        try:
-            return importlib.metadata.version(cls.packages[0])
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    @classmethod
-    def package_versions(cls) -> dict[str, str | None]:
-        out: dict[str, str | None] = {}
-        for pkg in cls.packages:
-            try:
-                out[pkg] = importlib.metadata.version(pkg)
-            except importlib.metadata.PackageNotFoundError:
-                out[pkg] = None
-        return out
 
     def build_info(self) -> dict:
         """How the engine was built (backends, CPU features); called in the cell process."""
@@ -152,3 +172,72 @@ class Engine(ABC):
     def peak_device_mb(self, model: LoadedModel) -> float | None:
         """Peak accelerator memory of the cell, where the engine can tell."""
         return None
+
+
+@dataclass
+class OpRun:
+    """One case's outcome in the child: its output, and seconds per call per sample."""
+
+    output: np.ndarray
+    calls: int
+    samples_s: list[float]
+    notes: list[str] = field(default_factory=list)
+
+
+class OpsEngine(EngineFacts, ABC):
+    """One engine's op-level API. Subclasses fill `model` (or the facts themselves, for an
+    engine with no model face), `precisions` and `prepare`."""
+
+    # the engine's model face: the op face takes its name, packages and install (its
+    # `modules` stay its own: an op face may need less than the whole model path)
+    model: ClassVar[type[EngineFacts] | None] = None
+    # precision classes the engine has an op-level API for
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    # the ops a precision is limited to, where it is (quantization is of matmul weights)
+    ops_at: ClassVar[dict[str, tuple[str, ...]]] = {"int8": ("matmul", "matvec"),
+                                                     "int4": ("matmul", "matvec")}
+
+    @classmethod
+    def supports(cls, op: str, precision: str) -> bool:
+        """Declared, not found by trial: the suite runs only these pairs."""
+        return precision in cls.precisions and op in cls.ops_at.get(precision, (op,))
+
+    def __init__(self, threads: int, device: str = "cpu") -> None:
+        self.threads = threads
+        self.device = device
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.model is not None:
+            for fact in ("name", "packages", "install"):
+                if fact not in cls.__dict__:
+                    setattr(cls, fact, getattr(cls.model, fact))
+
+    @classmethod
+    def version(cls) -> str | None:
+        """The engine's version (its model face's, where it has one)."""
+        if cls.model is not None:
+            return cls.model.version() if cls.available() else None
+        return super().version()
+
+    def build_info(self) -> dict:
+        return {}
+
+    @abstractmethod
+    def prepare(self, case: OpCase, inputs: dict[str, np.ndarray], precision: str
+                ) -> Callable[[], object]:
+        """A call that runs the op once on inputs already in the engine's format and
+        returns its output; raises Unsupported when the engine has no such op here."""
+
+    def to_numpy(self, out: object) -> np.ndarray:
+        return np.asarray(out, dtype=np.float32)
+
+    def run(self, case: OpCase, inputs: dict[str, np.ndarray], precision: str,
+            plan: TimingPlan) -> OpRun:
+        fn = self.prepare(case, inputs, precision)
+        output = self.to_numpy(fn())
+        calls, samples = time_calls(fn, plan)
+        return OpRun(output, calls, samples)
+
+    def close(self) -> None:
+        """Free what the adapter holds (processes, pools)."""

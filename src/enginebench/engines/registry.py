@@ -1,34 +1,96 @@
-"""The engines enginebench knows, by CLI name, and the lookup of names given by users."""
+"""The one registry: a row per engine naming its model face and its op face, from which the
+CLI (`list`, `run`, `ops`), the asv suite and the tests read; and the lookup of the engine
+and precision names users give.
+
+Adding an engine: write its folder under engines/ (model.py, ops.py or both), add its row
+here. Everything else (the CLI, run and ops documents, asv, the site) follows from the row.
+"""
 
 import importlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-from enginebench.engines.base import PRECISION_CLASSES, Engine
+from enginebench.engines.base import PRECISION_CLASSES, Engine, OpsEngine
 from enginebench.errors import UserError
 
-# CLI name -> "module:Class". Adding an engine: write its adapter, add one line here.
-ENGINES: dict[str, str] = {
-    "torch": "enginebench.engines.torch_engine:TorchEngine",
-    "llamacpp": "enginebench.engines.llamacpp_engine:LlamaCppEngine",
-    "ctranslate2": "enginebench.engines.ctranslate2_engine:CTranslate2Engine",
-    "onnxruntime": "enginebench.engines.onnxruntime_engine:OnnxRuntimeEngine",
-    "onnxruntime-genai": "enginebench.engines.onnxruntime_genai_engine:OnnxRuntimeGenAIEngine",
-    "tinygrad": "enginebench.engines.tinygrad_engine:TinygradEngine",
-    "candle": "enginebench.engines.candle_engine:CandleEngine",
-    "burn": "enginebench.engines.burn_engine:BurnEngine",
+
+@dataclass(frozen=True)
+class Row:
+    """Where an engine's faces live, as "module:Class" (None: the engine has no such face;
+    a model face says why it has no op face in its `no_ops`)."""
+
+    model: str | None = None
+    ops: str | None = None
+
+
+_E = "enginebench.engines"
+# CLI name -> its faces, in the order engines are listed and run
+ENGINES: dict[str, Row] = {
+    "torch": Row(f"{_E}.torch.model:TorchEngine", f"{_E}.torch.ops:TorchOps"),
+    "llamacpp": Row(f"{_E}.llamacpp.model:LlamaCppEngine", f"{_E}.llamacpp.ops:LlamaCppOps"),
+    "ctranslate2": Row(f"{_E}.ctranslate2.model:CTranslate2Engine"),
+    "onnxruntime": Row(f"{_E}.onnxruntime.model:OnnxRuntimeEngine",
+                       f"{_E}.onnxruntime.ops:OnnxRuntimeOps"),
+    "onnxruntime-genai": Row(f"{_E}.onnxruntime_genai.model:OnnxRuntimeGenAIEngine"),
+    "tinygrad": Row(f"{_E}.tinygrad.model:TinygradEngine", f"{_E}.tinygrad.ops:TinygradOps"),
+    "candle": Row(f"{_E}.candle.model:CandleEngine", f"{_E}.candle.ops:CandleOps"),
+    "burn": Row(f"{_E}.burn.model:BurnEngine", f"{_E}.burn.ops:BurnOps"),
+    "numpy": Row(ops=f"{_E}.numpy.ops:NumpyOps"),
 }
 
 
-def load_class(ref: str) -> type[Engine]:
+def model_engines() -> list[str]:
+    """The engines with a model face, in registry order."""
+    return [n for n, row in ENGINES.items() if row.model]
+
+
+def ops_engines() -> list[str]:
+    """The engines with an op face, in registry order."""
+    return [n for n, row in ENGINES.items() if row.ops]
+
+
+def load_class(ref: str) -> type:
     """Import an adapter class from its "module:Class" reference."""
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 
+def adapter_ref(cls: type) -> str:
+    """The "module:Class" reference a child process imports `cls` by."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 def engine_class(name: str) -> type[Engine]:
-    if name not in ENGINES:
-        raise UserError(f"unknown engine {name!r}; engines: {', '.join(ENGINES)}")
-    return load_class(ENGINES[name])
+    row = ENGINES.get(name)
+    if row is None or row.model is None:
+        why = " (it has an op face only: `enginebench ops`)" if row else ""
+        raise UserError(f"unknown engine {name!r}{why}; engines: "
+                        f"{', '.join(model_engines())}")
+    return load_class(row.model)
+
+
+def ops_class(name: str) -> type[OpsEngine]:
+    row = ENGINES.get(name)
+    if row is None or row.ops is None:
+        why = no_op_api().get(name)
+        extra = f" ({why})" if why else ""
+        raise UserError(f"no ops adapter for engine {name!r}{extra}; ops engines: "
+                        f"{', '.join(ops_engines())}")
+    return load_class(row.ops)
+
+
+def no_op_api() -> dict[str, str]:
+    """Engines with a model face and no op face, each with its adapter's reason."""
+    out = {}
+    for name, row in ENGINES.items():
+        if row.model and not row.ops:
+            out[name] = engine_class(name).no_ops or "no op-level adapter yet"
+    return out
+
+
+def devices() -> list[str]:
+    """Every device some engine's model face declares, first seen first."""
+    return list(dict.fromkeys(d for n in model_engines() for d in engine_class(n).devices))
 
 
 def classes_from(text: str | None, lookup: Callable[[str], type], names: Iterable[str]
@@ -46,12 +108,17 @@ def classes_from(text: str | None, lookup: Callable[[str], type], names: Iterabl
 
 
 def parse_engines(text: str | None) -> list[type[Engine]]:
-    """`--engines a,b` as adapter classes; without it, every installed engine."""
-    classes = classes_from(text, engine_class, ENGINES)
+    """`--engines a,b` as model faces; without it, every installed engine."""
+    classes = classes_from(text, engine_class, model_engines())
     if not classes:
         raise UserError("no engine is installed; run `make setup` or "
                         "`pip install 'enginebench[all]'`")
     return classes
+
+
+def parse_ops_engines(text: str | None) -> list[type[OpsEngine]]:
+    """`--engines a,b` as op faces; without it, every installed one."""
+    return classes_from(text, ops_class, ops_engines())
 
 
 def select_precisions(cls: type[Engine], text: str | None) -> list[str]:

@@ -1,12 +1,12 @@
 """Run a job in a fresh child process with a timeout, and measure its peak memory.
 
+Every child is `python -m enginebench.measure.child` given a typed job (measure/job.py).
 The child reports its own peak resident memory (`own_peak_rss_mb`); `os.wait4`'s resource
 usage of exactly that child stands in when it crashed before reporting. A segfault, a kill
 by the OOM killer, a hang past the timeout or a Python error all come back as a status
 with a message; nothing escapes to the suite.
 """
 
-import json
 import os
 import resource
 import signal
@@ -14,18 +14,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from enginebench.measure.job import ChildResult, MeasureJob, OpsJob, PrepareJob, ReferenceJob
 
 POLL_S = 0.02
 STDERR_TAIL = 1500
 
-
-@dataclass
-class ChildOutcome:
-    result: dict
-    peak_rss_mb: float | None
-    wall_s: float
+CHILD = "enginebench.measure.child"
 
 
 def own_peak_rss_mb() -> float | None:
@@ -64,21 +60,20 @@ def _describe_exit(code: int, stderr: str) -> str:
     return f"{text}; stderr: {tail}" if tail else text
 
 
-def run_isolated(job: dict, timeout_s: float, threads: int,
-                 module: str = "enginebench.measure.cell") -> ChildOutcome:
-    """Run `job` through `python -m MODULE JOB RESULT` and collect its outcome.
+def run_isolated(job: PrepareJob | MeasureJob | ReferenceJob | OpsJob, timeout_s: float,
+                 threads: int) -> ChildResult:
+    """Run `job` in `python -m enginebench.measure.child JOB RESULT`; its result (of the
+    job's `result_type`), with the child's peak memory.
 
     A child that wrote a result and then died or timed out (ops children write after every
     case) keeps what it wrote, with `process_error` saying how it ended."""
     with tempfile.TemporaryDirectory(prefix="enginebench-cell-") as tmp:
         job_file, result_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
         stderr_file = Path(tmp) / "stderr.txt"
-        job_file.write_text(json.dumps(job))
-        start = time.perf_counter()
+        job_file.write_text(job.model_dump_json())
         with open(stderr_file, "w") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", module, str(job_file),
-                 str(result_file)],
+                [sys.executable, "-m", CHILD, str(job_file), str(result_file)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                 # os.setsid as a preexec_fn (not start_new_session) makes Python fork
                 # instead of vfork: a vforked child's ru_maxrss starts at the parent's
@@ -87,7 +82,6 @@ def run_isolated(job: dict, timeout_s: float, threads: int,
                 env=child_env(threads), preexec_fn=os.setsid,
             )
             status, rusage, timed_out = _wait(proc, timeout_s)
-        wall = time.perf_counter() - start
         # the kernel's figure for a child that could not report: it starts at the
         # harness's resident memory when the child was forked
         peak = rusage.ru_maxrss / 1024 if rusage else None
@@ -95,12 +89,13 @@ def run_isolated(job: dict, timeout_s: float, threads: int,
         ended = f"no result within {timeout_s:g} s; killed" if timed_out else \
             _describe_exit(code, stderr_file.read_text(errors="replace"))
         if result_file.is_file():
-            result = json.loads(result_file.read_text())
+            result = job.result_type.model_validate_json(result_file.read_text())
             if timed_out or code:
-                result["process_error"] = ended
+                result.process_error = ended
         else:
-            result = {"status": "timeout" if timed_out else "failed", "error": ended}
-        return ChildOutcome(result, result.pop("peak_rss_mb", None) or peak, wall)
+            result = job.result_type(status="timeout" if timed_out else "failed", error=ended)
+        result.peak_rss_mb = result.peak_rss_mb or peak
+        return result
 
 
 def _wait(proc: subprocess.Popen, timeout_s: float

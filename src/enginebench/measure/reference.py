@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from enginebench.engines.base import Engine
-from enginebench.engines.registry import engine_class
+from enginebench.engines.registry import adapter_ref, engine_class
 from enginebench.measure.isolate import run_isolated
+from enginebench.measure.job import ReferenceJob
 from enginebench.measure.quality import first_difference
 from enginebench.models.checkpoint import Checkpoint
 from enginebench.paths import cache_root
@@ -69,12 +70,11 @@ def reference(ckpt: Checkpoint, quality_ids: list[int], prompt: list[int], new_t
         except (OSError, ValueError, KeyError):
             path.unlink()  # a damaged cache file is recomputed
     path.parent.mkdir(parents=True, exist_ok=True)
-    job = {"phase": "reference", "adapter": f"{cls.__module__}:{cls.__qualname__}",
-           "checkpoint": str(ckpt.path), "model": ckpt.name, "precision": precision,
-           "device": "cpu", "threads": threads,
-           "artifact": str(ckpt.path), "quality_ids": quality_ids, "prompt_ids": prompt,
-           "new_tokens": new_tokens, "out": str(path)}
-    out = run_isolated(job, timeout_s, threads)
-    if out.result["status"] != "ok":
-        raise ReferenceUnavailable(f"the {label} reference failed: {out.result.get('error')}")
+    job = ReferenceJob(adapter=adapter_ref(cls), checkpoint=str(ckpt.path), model=ckpt.name,
+                       precision=precision, threads=threads, artifact=str(ckpt.path),
+                       quality_ids=quality_ids, prompt_ids=prompt, new_tokens=new_tokens,
+                       out=str(path))
+    done = run_isolated(job, timeout_s, threads)
+    if done.status != "ok":
+        raise ReferenceUnavailable(f"the {label} reference failed: {done.error}")
     return _load(path, label)

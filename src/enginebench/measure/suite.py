@@ -6,28 +6,31 @@ interrupted run keeps everything that finished.
 """
 
 import os
-import secrets
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from enginebench.engines.base import Engine
-from enginebench.errors import UserError
+from enginebench.engines.registry import adapter_ref
 from enginebench.measure import artifacts
-from enginebench.measure.environment import environment, machine
+from enginebench.measure.header import run_header
 from enginebench.measure.isolate import run_isolated
+from enginebench.measure.job import (
+    MeasureJob,
+    MeasureResult,
+    PrepareJob,
+    QualityJob,
+    TraceResult,
+)
 from enginebench.measure.metrics import Trace, cell_metrics
 from enginebench.measure.reference import QUALITY_TOKENS, Reference, ReferenceUnavailable, reference
 from enginebench.measure.roofline import decode_bytes_per_token, roofline
 from enginebench.measure.workload import Workload, eval_ids, prompt_ids
 from enginebench.models.checkpoint import Checkpoint
 from enginebench.models.presets import PRESETS
-from enginebench.results.schema import SCHEMA_VERSION, Cell, Metrics, Quality, Run
+from enginebench.results.schema import Cell, Metrics, Quality, Run
 from enginebench.results.store import save_run
 
 STATUS_RANK = {"ok": 0, "unsupported": 1, "timeout": 2, "failed": 3}
@@ -107,25 +110,11 @@ class Suite:
         self.reference: Reference | None = None
         self.bandwidth = bandwidth
         self.reference_engine = reference_engine
-        created = datetime.now(UTC)
-        run_id = f"{created:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-        self.path = out_root / machine_label / f"{run_id}.json"
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(f"--out {out_root}: cannot create {self.path.parent} ({e.strerror})"
-                            ) from e
-        self.header = {
-            "schema_version": SCHEMA_VERSION,
-            "run_id": run_id,
-            "created_at": created,
-            "command": command or shlex.join(["enginebench", *sys.argv[1:]]),
-            "machine": machine(machine_label),
-            "environment": {**environment(),
-                            **({"memory_bandwidth": bandwidth} if bandwidth else {})},
-            "model": ckpt.describe(),
-            "workload": {**workload.to_dict(), "prompt_ids": self.prompt},
-        }
+        self.header, self.path = run_header(
+            machine_label, out_root, command=command,
+            extra_env={"memory_bandwidth": bandwidth} if bandwidth else None)
+        self.header.update(model=ckpt.describe(),
+                           workload={**workload.to_dict(), "prompt_ids": self.prompt})
         self.states = [_CellState(s) for s in specs]
 
     def run(self, progress: Progress | None = None) -> Run:
@@ -168,25 +157,20 @@ class Suite:
         save_run(run, self.path)
         return run
 
-    def _job(self, state: _CellState, phase: str, artifact: Path) -> dict:
+    def _common(self, state: _CellState, artifact: Path) -> dict:
         spec = state.spec
-        return {
-            "phase": phase,
-            "adapter": f"{spec.engine.__module__}:{spec.engine.__qualname__}",
-            "checkpoint": str(self.ckpt.path),
-            "model": self.ckpt.name,
-            "precision": spec.precision,
-            "device": spec.device,
-            "threads": self.workload.threads,
-            "artifact": str(artifact),
-            "prompt_ids": self.prompt,
-            "new_tokens": self.workload.new_tokens,
-            "warmups": self.workload.warmups,
-            "reps": self.workload.reps,
-            "quality": {"ids": self.quality_ids, "reference": str(self.reference.path),
-                        "perplexity": self.ckpt.name not in PRESETS}
-            if self.quality_ids and self.reference and phase == "measure" else None,
-        }
+        return {"adapter": adapter_ref(spec.engine), "checkpoint": str(self.ckpt.path),
+                "model": self.ckpt.name, "precision": spec.precision, "device": spec.device,
+                "threads": self.workload.threads, "artifact": str(artifact)}
+
+    def _measure_job(self, state: _CellState, artifact: Path) -> MeasureJob:
+        quality = None
+        if self.quality_ids and self.reference:
+            quality = QualityJob(ids=self.quality_ids, reference=str(self.reference.path),
+                                 perplexity=self.ckpt.name not in PRESETS)
+        return MeasureJob(**self._common(state, artifact), prompt_ids=self.prompt,
+                          new_tokens=self.workload.new_tokens, warmups=self.workload.warmups,
+                          reps=self.workload.reps, quality=quality)
 
     def _artifact(self, state: _CellState, round_no: int) -> Path | None:
         """The cell's artifact, converted in a child process of its own when not cached."""
@@ -205,14 +189,14 @@ class Suite:
         if state.convert_s is None:
             tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
             artifacts.discard(tmp)
-            out = run_isolated(self._job(state, "prepare", tmp), self.timeout_s,
-                               self.workload.threads)
-            if out.result["status"] != "ok":
+            done = run_isolated(PrepareJob(**self._common(state, tmp)), self.timeout_s,
+                                self.workload.threads)
+            if done.status != "ok":
                 artifacts.discard(tmp)
-                state.fail(out.result["status"], out.result.get("error"), round_no)
+                state.fail(done.status, done.error, round_no)
                 return None
-            artifacts.commit(tmp, final, out.result["convert_s"])
-            state.convert_s = out.result["convert_s"]
+            artifacts.commit(tmp, final, done.convert_s)
+            state.convert_s = done.convert_s
         state.prepare_s = time.perf_counter() - start
         state.artifact_bytes = artifacts.size_bytes(final)
         return final
@@ -231,28 +215,30 @@ class Suite:
         artifact = self._artifact(state, round_no)
         if artifact is None:
             return
-        out = run_isolated(self._job(state, "measure", artifact), self.timeout_s,
+        res = run_isolated(self._measure_job(state, artifact), self.timeout_s,
                            self.workload.threads)
-        if out.peak_rss_mb is not None:
-            state.peak_rss_mb.append(out.peak_rss_mb)
-        res = out.result
-        if res["status"] != "ok":
-            state.fail(res["status"], res.get("error"), round_no)
+        assert isinstance(res, MeasureResult)
+        if res.peak_rss_mb is not None:
+            state.peak_rss_mb.append(res.peak_rss_mb)
+        if res.status != "ok":
+            state.fail(res.status, res.error, round_no)
             return
-        problem = self._check_traces(res["traces"])
+        problem = self._check_traces(res.traces)
         if problem:
             state.fail("failed", problem, round_no)
             return
-        state.traces += [Trace(t["start"], t["times"], t["ids"]) for t in res["traces"]]
-        state.rounds += [round_no] * len(res["traces"])
-        state.load_s.append(res["load_s"])
-        state.notes, state.build = res.get("notes", []), res.get("build", {})
-        if res.get("peak_device_mb") is not None:
-            state.peak_device_mb.append(res["peak_device_mb"])
-        if res.get("compile_s") is not None:
-            state.compile_s.append(res["compile_s"])
-        if "quality" in res or "quality_error" in res:
-            state.quality, state.quality_error = res.get("quality"), res.get("quality_error")
+        state.traces += [Trace(t.start, t.times, t.ids) for t in res.traces]
+        state.rounds += [round_no] * len(res.traces)
+        if res.load_s is not None:
+            state.load_s.append(res.load_s)
+        state.notes, state.build = res.notes, res.build
+        if res.peak_device_mb is not None:
+            state.peak_device_mb.append(res.peak_device_mb)
+        if res.compile_s is not None:
+            state.compile_s.append(res.compile_s)
+        if res.quality is not None or res.quality_error is not None:
+            state.quality = res.quality.model_dump() if res.quality else None
+            state.quality_error = res.quality_error
         state.rounds_done += 1
         wrong = self._wrong_output(state)
         if wrong:
@@ -285,17 +271,17 @@ class Suite:
                     f"{FP32_LOGIT_RTOL}); it computed another model")
         return None
 
-    def _check_traces(self, traces: list[dict]) -> str | None:
+    def _check_traces(self, traces: list[TraceResult]) -> str | None:
         """The harness's checks on what the engine returned: count, ids, timestamps."""
         n, vocab = self.workload.new_tokens, self.ckpt.vocab_size
         for k, t in enumerate(traces):
-            if len(t["ids"]) != n or len(t["times"]) != n:
-                return (f"repetition {k + 1} returned {len(t['ids'])} ids and "
-                        f"{len(t['times'])} timestamps; expected exactly {n}")
-            if any(not 0 <= i < vocab for i in t["ids"]):
+            if len(t.ids) != n or len(t.times) != n:
+                return (f"repetition {k + 1} returned {len(t.ids)} ids and "
+                        f"{len(t.times)} timestamps; expected exactly {n}")
+            if any(not 0 <= i < vocab for i in t.ids):
                 return f"repetition {k + 1} returned a token id outside [0, {vocab})"
-            if t["times"][0] < t["start"] or any(b < a for a, b in
-                                                  zip(t["times"], t["times"][1:], strict=False)):
+            if t.times[0] < t.start or any(b < a for a, b in
+                                            zip(t.times, t.times[1:], strict=False)):
                 return f"repetition {k + 1} returned timestamps that go backwards"
         return None
 

@@ -111,3 +111,14 @@ def resolve_model(model: str, generate: bool = True) -> Checkpoint:
                             f"`enginebench models --generate {model}`")
         write_checkpoint(preset, dest)
     return open_checkpoint(dest, name=preset.name)
+
+
+def model_config(model: str) -> ModelConfig:
+    """The normalized config of a preset, or of the checkpoint directory `model`, without
+    generating or reading any weights."""
+    if model in PRESETS:
+        return PRESETS[model].config()
+    if not (Path(model) / "config.json").is_file():
+        raise UserError(f"--model {model!r} is neither a preset ({', '.join(PRESETS)}) nor a "
+                        "directory with a config.json")
+    return load_config(Path(model))

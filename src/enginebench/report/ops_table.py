@@ -5,6 +5,7 @@ import io
 
 from rich.console import Console
 
+from enginebench.report.numbers import number
 from enginebench.report.table import footnote, render_as
 from enginebench.results.schema import OpResult, OpsRun
 
@@ -14,10 +15,6 @@ CSV_FIELDS = ("case", "op", "shape", "engine", "engine_version", "precision", "d
               "status", "error", "calls", "flops", "bytes", "intensity", "gflops", "gbs",
               "roof_gflops", "bound", "roofline_pct", "implausible", "max_rel_err",
               "tolerance")
-
-
-def _g(x: float | None, digits: int = 1) -> str:
-    return "" if x is None else f"{x:,.{digits}f}"
 
 
 def _status(r: OpResult, notes: list[str]) -> str:
@@ -35,8 +32,8 @@ def rows(run: OpsRun, notes: list[str]) -> list[list[str]]:
     for r in sorted(run.results, key=lambda r: order[r.case]):
         t = r.time_us
         out.append([r.case, r.shape, r.engine, r.precision,
-                    f"{t.median:,.1f} ± {t.sd:,.1f}" if t else "", _g(r.gflops), _g(r.gbs),
-                    r.bound or "", _g(r.roofline_pct, 0),
+                    f"{t.median:,.1f} ± {t.sd:,.1f}" if t else "", number(r.gflops), number(r.gbs),
+                    r.bound or "", number(r.roofline_pct, 0),
                     "" if r.max_rel_err is None else f"{r.max_rel_err:.1e}",
                     _status(r, notes)])
     return out

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from enginebench.report.numbers import number
 from enginebench.results.schema import Cell, Run, Stat
 
 FORMATS = ("table", "md", "csv", "json")
@@ -21,10 +22,6 @@ COLUMNS = ("engine", "precision", "device", "prefill tok/s", "decode tok/s ± sd
 
 # a column whose name holds one of these is numeric (right-aligned)
 NUMERIC = ("/s", "MB", "ms", "%", "us", "err")
-
-
-def _num(x: float | None, digits: int = 1) -> str:
-    return "" if x is None else f"{x:,.{digits}f}"
 
 
 def _pct(x: float | None) -> str:
@@ -82,13 +79,13 @@ def rows(run: Run, notes: list[str]) -> list[list[str]]:
         dec = m.decode_tps
         out.append([
             c.engine, c.precision, c.device,
-            _num(m.prefill_tps.median if m.prefill_tps else None),
+            number(m.prefill_tps.median if m.prefill_tps else None),
             f"{dec.median:,.1f} ± {dec.sd:,.1f}" if dec else "",
             _cv_text(dec),
-            _num(m.ttft_ms.median if m.ttft_ms else None),
-            _num(m.peak_rss_mb, 0),
+            number(m.ttft_ms.median if m.ttft_ms else None),
+            number(m.peak_rss_mb, 0),
             *_quality(c, notes),
-            _num(m.roofline_pct, 0),
+            number(m.roofline_pct, 0),
             _status(c, notes),
         ])
     return out

@@ -1,9 +1,13 @@
 """asv results (asv's results format, version 2) as run documents: one run per results
 file and model, so asv runs appear on the site beside native runs.
-A figure asv recorded as null failed; NaN was skipped (not installed or unsupported)."""
+A figure asv recorded as null failed; NaN was skipped (not installed or unsupported).
+
+Two layouts are read: `engines.Engines` (engine, model, precision, workload), whose
+precision parameter carries its class ("q8_0 (int8)"), and the earlier one class per
+engine (`bench_<engine>.<Class>`: model, precision, workload), whose classes come from the
+native names those engines had then (LEGACY_CLASSES)."""
 
 import ast
-import contextlib
 import itertools
 import json
 import math
@@ -12,12 +16,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from enginebench.errors import UserError
-from enginebench.measure.metrics import summarize
-from enginebench.results.schema import SCHEMA_VERSION, Cell, Machine, Metrics, Run, Workload
+from enginebench.results.schema import (
+    PRECISION_CLASSES,
+    SCHEMA_VERSION,
+    Cell,
+    Machine,
+    Metrics,
+    Run,
+    Workload,
+)
+from enginebench.results.stats import summarize
 
 TRACKS = {"track_decode_tps": "decode_tps", "track_prefill_tps": "prefill_tps",
           "track_ttft_ms": "ttft_ms", "track_peak_rss_mb": "peak_rss_mb"}
 WORKLOAD = re.compile(r"pp(\d+) tg(\d+) w(\d+) r(\d+) t(\d+)")
+PRECISION = re.compile(r"(?P<native>\S+)(?: \((?P<cls>\w+)\))?")
+# the native precision names of the per-engine asv classes, which wrote no class beside them
+LEGACY_CLASSES = {"f32": "fp32", "float32": "fp32", "f16": "fp16", "float16": "fp16",
+                  "bfloat16": "bf16", "q8_0": "int8", "q8": "int8", "int8_float32": "int8",
+                  "int8_float16": "int8", "int8_bfloat16": "int8", "int8_dynamic": "int8",
+                  "q4_0": "int4", "q4_k_m": "int4", "q4": "int4"}
 NOTE = ("from asv: the median of each figure only; the cell's raw samples are in the run "
         "document `enginebench run` writes")
 
@@ -38,7 +56,8 @@ def _machine(params: dict, label: str) -> Machine:
 
 
 def _figures(doc: dict) -> dict:
-    """{(class, model, precision, workload): {metric: value}} over every tracked figure."""
+    """{(engine, model, precision label, workload): {metric: value}} over every tracked
+    figure of either layout."""
     cols = doc["result_columns"]
     out: dict = {}
     for name, row in doc["results"].items():
@@ -49,14 +68,29 @@ def _figures(doc: dict) -> dict:
         params = [[ast.literal_eval(v) for v in axis] for axis in entry["params"]]
         for combo, value in zip(itertools.product(*params), entry["result"] or [],
                                 strict=False):
-            out.setdefault((bench_class, *combo), {})[TRACKS[method]] = value
+            if len(combo) == 3:  # bench_<engine>.<Class>: the engine is the module
+                module = bench_class.split(".")[0]
+                combo = (module.removeprefix("bench_").replace("_", "-"), *combo)
+            out.setdefault(combo, {})[TRACKS[method]] = value
     return out
 
 
-def _cell(engine: str, precision: str, figures: dict) -> Cell:
+def _precision(label: str) -> tuple[str, str]:
+    """(native name, class) of a precision parameter."""
+    m = PRECISION.fullmatch(label)
+    if not m:
+        raise ValueError(f"precision parameter {label!r} is not 'NAME' or 'NAME (CLASS)'")
+    native = m["native"]
+    return native, m["cls"] or LEGACY_CLASSES.get(native, native)
+
+
+def _cell(engine: str, label: str, figures: dict) -> Cell:
     values = list(figures.values())
-    common = {"engine": engine, "engine_version": None, "precision": precision,
-              "precision_class": "fp32", "device": "cpu", "notes": [NOTE]}
+    native, precision_class = _precision(label)
+    if precision_class not in PRECISION_CLASSES:
+        raise ValueError(f"precision {label!r} of {engine} has no known precision class")
+    common = {"engine": engine, "engine_version": None, "precision": native,
+              "precision_class": precision_class, "device": "cpu", "notes": [NOTE]}
     if any(v is None for v in values):
         return Cell(**common, status="failed", error="asv recorded a failure (null); its "
                     "output in the asv run says why")
@@ -76,11 +110,8 @@ def asv_files(results_dir: Path) -> list[Path]:
 
 
 def asv_file_runs(path: Path) -> list[Run]:
-    """One asv results file as runs: one per model, with the cells of every engine class.
-    The engine is the module's name (bench_onnxruntime_genai: onnxruntime-genai); the
+    """One asv results file as runs: one per model, with the cells of every engine. The
     machine label is the folder's (`asv machine --machine LABEL`)."""
-    from enginebench.engines.registry import engine_class
-
     try:
         doc = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -89,8 +120,8 @@ def asv_file_runs(path: Path) -> list[Run]:
         raise UserError(f"{path}: not an asv results file of version 2")
     try:
         by_run: dict = {}  # one run per model and workload, every engine class in it
-        for (bench_class, model, precision, workload), figures in _figures(doc).items():
-            by_run.setdefault((model, workload), []).append((bench_class, precision, figures))
+        for (engine, model, precision, workload), figures in _figures(doc).items():
+            by_run.setdefault((model, workload), []).append((engine, precision, figures))
         # when the benchmarks ran (asv's `date` is the commit's date)
         cols = doc["result_columns"]
         starts = [dict(zip(cols, row, strict=False)).get("started_at")
@@ -102,15 +133,9 @@ def asv_file_runs(path: Path) -> list[Run]:
         raise UserError(f"{path}: not a readable asv results file ({e!r})") from e
     runs = []
     for (model, workload), entries in sorted(by_run.items()):
-        run_cells = []
-        for bench_class, precision, figures in entries:
-            engine = bench_class.split(".")[0].removeprefix("bench_").replace("_", "-")
-            cell = _cell(engine, precision, figures)
-            # an engine this enginebench does not know keeps fp32 as the class
-            with contextlib.suppress(UserError):
-                cell.precision_class = engine_class(engine).precisions.get(precision, "fp32")
-            run_cells.append(cell)
         try:
+            run_cells = [_cell(engine, precision, figures)
+                         for engine, precision, figures in entries]
             shape = _workload(workload)
         except ValueError as e:
             raise UserError(f"{path}: {e}") from e

@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 Status = Literal["ok", "unsupported", "failed", "timeout"]
+# the precision classes every engine-native precision belongs to, widest first
+PrecisionClass = Literal["fp32", "fp16", "bf16", "int8", "int4"]
+PRECISION_CLASSES: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8", "int4")
 
 
 class _Strict(BaseModel):
@@ -84,7 +87,7 @@ class Cell(_Strict):
     engine: str
     engine_version: str | None
     precision: str
-    precision_class: Literal["fp32", "fp16", "bf16", "int8", "int4"]
+    precision_class: PrecisionClass
     device: str
     status: Status
     error: str | None = None
@@ -167,7 +170,7 @@ class OpResult(_Strict):
     shape: str
     engine: str
     engine_version: str | None
-    precision: Literal["fp32", "fp16", "bf16", "int8", "int4"]
+    precision: PrecisionClass
     device: str
     status: Status
     error: str | None = None

@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, HttpUrl
 
-from enginebench.engines.registry import ENGINES
 from enginebench.errors import UserError
 from enginebench.results.schema import Cell, Run
 from enginebench.yamlfile import load_yaml
@@ -108,9 +107,12 @@ def _verdict(feature: str, evidence: list[Evidence], claim: Claim | None) -> Ver
 
 
 def build_matrix(claims: FeatureClaims, runs: list[Run]) -> Matrix:
-    """Engines as columns (registered ones first, then any other seen in runs or claims)."""
-    seen = {c.engine for r in runs for c in r.cells} | set(claims.claims)
-    engines = [e for e in ENGINES if e in seen] + sorted(seen - set(ENGINES))
+    """Engines as columns: in the order runs list them, newest run first (the registry's
+    order, which runs keep), then those only the claims name, sorted."""
+    ordered = [c.engine for r in sorted(runs, key=lambda r: r.created_at, reverse=True)
+               for c in r.cells]
+    engines = list(dict.fromkeys(ordered))
+    engines += sorted(set(claims.claims) - set(engines))
     evidence: dict[tuple[str, str], list[Evidence]] = {}
     for run in runs:
         for cell in run.cells:

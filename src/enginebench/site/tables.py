@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from enginebench.report.numbers import number
 from enginebench.results.schema import Cell, Run
 
 
@@ -15,10 +16,6 @@ class Column:
     text: Callable[[Cell], str]
     better: Literal["max", "min"] | None = None
     optional: bool = False  # shown only when some cell of the run has a value
-
-
-def _fmt(x: float | None, digits: int = 1) -> str:
-    return "" if x is None else f"{x:,.{digits}f}"
 
 
 def _median(name: str) -> Callable[[Cell], float | None]:
@@ -41,17 +38,17 @@ def _quality(name: str) -> Callable[[Cell], float | None]:
 
 COLUMNS = (
     Column("decode tok/s (median ± sd)", _median("decode_tps"), _decode_text, "max"),
-    Column("prefill tok/s", _median("prefill_tps"), lambda c: _fmt(_median("prefill_tps")(c)),
+    Column("prefill tok/s", _median("prefill_tps"), lambda c: number(_median("prefill_tps")(c)),
            "max"),
-    Column("TTFT ms", _median("ttft_ms"), lambda c: _fmt(_median("ttft_ms")(c)), "min"),
+    Column("TTFT ms", _median("ttft_ms"), lambda c: number(_median("ttft_ms")(c)), "min"),
     Column("peak RSS MB", lambda c: c.metrics.peak_rss_mb,
-           lambda c: _fmt(c.metrics.peak_rss_mb, 0), "min"),
+           lambda c: number(c.metrics.peak_rss_mb, 0), "min"),
     Column("KL mean", _quality("kl_mean"),
            lambda c: f"{c.quality.kl_mean:.2e}" if c.quality else "", "min", optional=True),
     Column("top-1 %", _quality("top1_agree_pct"),
-           lambda c: _fmt(_quality("top1_agree_pct")(c)), "max", optional=True),
+           lambda c: number(_quality("top1_agree_pct")(c)), "max", optional=True),
     Column("roofline %", lambda c: c.metrics.roofline_pct,
-           lambda c: _fmt(c.metrics.roofline_pct, 0), "max", optional=True),
+           lambda c: number(c.metrics.roofline_pct, 0), "max", optional=True),
 )
 
 

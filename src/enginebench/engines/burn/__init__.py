@@ -1,0 +1,1 @@
+"""burn, through its compiled runner (runners/rust/burn): model.py, ops.py."""

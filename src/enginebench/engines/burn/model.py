@@ -1,0 +1,20 @@
+"""burn through its compiled runner (runners/rust/burn): a Llama written in burn for this
+project (no crates.io crate provides one), loading the checkpoint's safetensors, on burn's
+NdArray CPU backend unless the runner is built with another backend's cargo feature."""
+
+from typing import ClassVar
+
+from enginebench.engines.base import PrecisionClass
+from enginebench.engines.rust.runner import BUILD_SCRIPT, RustRunnerEngine
+
+
+class BurnEngine(RustRunnerEngine):
+    name = "burn"
+    binary = "enginebench-burn"
+    install = f"bash {BUILD_SCRIPT} burn (needs cargo >= 1.95; other backends: runners/README.md)"
+    # q8/q4: burn's own quantization (symmetric, f32 scale per block of 32), applied at load
+    precisions: ClassVar[dict[str, PrecisionClass]] = {
+        "f32": "fp32", "f16": "fp16", "bf16": "bf16", "q8": "int8", "q4": "int4",
+    }
+    devices = ("cpu", "cuda", "rocm", "metal", "wgpu")
+    honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings"})

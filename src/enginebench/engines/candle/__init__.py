@@ -1,0 +1,1 @@
+"""candle, through its compiled runner (runners/rust/candle): model.py, ops.py."""

@@ -1,0 +1,75 @@
+"""ONNX Runtime GenAI: its model builder's graph and its own generator loop."""
+
+import json
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass
+from enginebench.engines.onnxruntime import export
+from enginebench.models.checkpoint import Checkpoint
+
+# GenAI stops at its EOS unless the length is forced: min_length masks EOS until then
+_EOS_NOTE = "exactly N tokens through min_length = max_length (GenAI masks EOS until then)"
+
+
+class OnnxRuntimeGenAIEngine(Engine):
+    name = "onnxruntime-genai"
+    modules = ("onnxruntime_genai",)
+    packages = ("onnxruntime-genai", "onnxruntime")
+    install = "pip install 'enginebench[onnxruntime]'"
+    no_ops = ("ONNX Runtime GenAI runs whole generation loops; a single op is plain ONNX "
+              "Runtime, which the onnxruntime row measures")
+    # the builder's own precisions that its CPU provider runs
+    precisions: ClassVar[dict[str, PrecisionClass]] = {
+        "fp32": "fp32", "int8": "int8", "int4": "int4"}
+    devices = ("cpu", "cuda")
+    honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings",
+                         "attention_bias", "mlp_bias"})
+    converts = True
+
+    def build_info(self) -> dict:
+        return {"packages": self.package_versions()}
+
+    def prepare(self, ckpt: Checkpoint, precision: str, out_dir: Path) -> None:
+        extra = {"int4_block_size": "32"} if precision == "int4" else None
+        export.build(ckpt.path, out_dir, precision, "cpu", extra)
+
+    def load(self, ckpt: Checkpoint, artifact: Path, precision: str, device: str,
+             threads: int, context: int) -> LoadedModel:
+        import onnxruntime_genai as og
+
+        config = og.Config(str(artifact))
+        config.clear_providers()
+        if device == "cuda":
+            config.append_provider("cuda")
+        session = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
+        config.overlay(json.dumps({"model": {"decoder": {"session_options": session}}}))
+        return LoadedModel(og.Model(config), [_EOS_NOTE])
+
+    def _generator(self, model: LoadedModel, length: int) -> object:
+        import onnxruntime_genai as og
+
+        params = og.GeneratorParams(model.handle)
+        params.set_search_options(max_length=length, min_length=length, do_sample=False,
+                                  batch_size=1)
+        return og.Generator(model.handle, params)
+
+    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
+                 ) -> Generation:
+        gen = self._generator(model, len(prompt_ids) + new_tokens)
+        gen.append_tokens(prompt_ids)
+        ids: list[int] = []
+        times: list[float] = []
+        for _ in range(new_tokens):
+            gen.generate_next_token()
+            ids.append(int(gen.get_next_tokens()[0]))
+            times.append(time.perf_counter())
+        return Generation(ids, times)
+
+    def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
+        gen = self._generator(model, len(ids))
+        gen.append_tokens(ids)
+        return np.asarray(gen.get_output("logits"), dtype=np.float32)[0]

@@ -1,1 +1,0 @@
-"""One ops adapter per engine (registry in enginebench.ops.registry)."""
