@@ -7,12 +7,15 @@ from pathlib import Path
 import fake_engines as fe
 import pytest
 
+from enginebench.engines.registry import engine_class, ops_class
+from enginebench.engines.rust.runner import RUNNERS_ENV, binary_path
 from enginebench.measure.suite import CellSpec, Suite
 from enginebench.measure.workload import Workload
 from enginebench.models.checkpoint import Checkpoint
 from enginebench.results.store import load_run
 
 WORKLOAD = Workload(prompt_tokens=16, new_tokens=8, warmups=1, reps=2, threads=1)
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -62,3 +65,17 @@ def test_missing_binary_is_not_available(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("PATH", str(tmp_path))
     cls = fe.RUNNER_ENGINES["ok"]
     assert not cls.available() and cls.version() is None
+
+
+@pytest.mark.parametrize("name", ["candle", "burn"])
+def test_a_runner_built_in_the_repo_is_found(name: str, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    """`make setup` builds the runners into runners/rust/bin; the adapter must find them
+    there (a wrong path would silently skip every candle and burn test)."""
+    monkeypatch.delenv(RUNNERS_ENV, raising=False)
+    cls = engine_class(name)
+    built = REPO / "runners" / "rust" / "bin" / cls.binary
+    if not built.is_file():
+        pytest.skip(f"{cls.binary} is not built here: {cls.install}")
+    assert binary_path(cls.binary) in (built, built.resolve())
+    assert cls.available() and ops_class(name).available()

@@ -26,6 +26,7 @@ class Row:
 _E = "enginebench.engines"
 # CLI name -> its faces, in the order engines are listed and run
 ENGINES: dict[str, Row] = {
+    "numpy": Row(ops=f"{_E}.numpy.ops:NumpyOps"),  # the op baseline, listed first
     "torch": Row(f"{_E}.torch.model:TorchEngine", f"{_E}.torch.ops:TorchOps"),
     "llamacpp": Row(f"{_E}.llamacpp.model:LlamaCppEngine", f"{_E}.llamacpp.ops:LlamaCppOps"),
     "ctranslate2": Row(f"{_E}.ctranslate2.model:CTranslate2Engine"),
@@ -35,7 +36,6 @@ ENGINES: dict[str, Row] = {
     "tinygrad": Row(f"{_E}.tinygrad.model:TinygradEngine", f"{_E}.tinygrad.ops:TinygradOps"),
     "candle": Row(f"{_E}.candle.model:CandleEngine", f"{_E}.candle.ops:CandleOps"),
     "burn": Row(f"{_E}.burn.model:BurnEngine", f"{_E}.burn.ops:BurnOps"),
-    "numpy": Row(ops=f"{_E}.numpy.ops:NumpyOps"),
 }
 
 

@@ -25,7 +25,7 @@ from enginebench.engines.base import Engine, Generation, LoadedModel, Unsupporte
 from enginebench.models.checkpoint import Checkpoint
 
 RUNNERS_ENV = "ENGINEBENCH_RUNNERS"
-REPO_RUNNERS = Path(__file__).resolve().parents[3] / "runners" / "rust" / "bin"
+REPO_RUNNERS = Path(__file__).resolve().parents[4] / "runners" / "rust" / "bin"
 BUILD_SCRIPT = "scripts/build_runners.sh"
 CLOCK_SLACK_S = 5.0
 STDERR_TAIL = 2000
