@@ -14,25 +14,8 @@ class Engines:
     def setup_cache(self) -> dict:
         return asv.run_model_cells()
 
-    def setup(self, cells: dict, engine: str, model: str, precision: str, _: str) -> None:
-        asv.figures(cells, (engine, model, precision))
-
-    def track_decode_tps(self, cells: dict, engine: str, model: str, precision: str, _: str
-                         ) -> float:
-        return asv.figures(cells, (engine, model, precision))["decode_tps"]
-
-    def track_prefill_tps(self, cells: dict, engine: str, model: str, precision: str, _: str
-                          ) -> float:
-        return asv.figures(cells, (engine, model, precision))["prefill_tps"]
-
-    def track_ttft_ms(self, cells: dict, engine: str, model: str, precision: str, _: str
-                      ) -> float:
-        return asv.figures(cells, (engine, model, precision))["ttft_ms"]
-
-    def track_peak_rss_mb(self, cells: dict, engine: str, model: str, precision: str, _: str
-                          ) -> float:
-        return asv.figures(cells, (engine, model, precision))["peak_rss_mb"]
-
-    track_decode_tps.unit = track_prefill_tps.unit = "tokens/s"  # type: ignore[attr-defined]
-    track_ttft_ms.unit = "ms"  # type: ignore[attr-defined]
-    track_peak_rss_mb.unit = "MB"  # type: ignore[attr-defined]
+    setup = asv.check
+    track_decode_tps = asv.track("track_decode_tps", "decode_tps", "tokens/s")
+    track_prefill_tps = asv.track("track_prefill_tps", "prefill_tps", "tokens/s")
+    track_ttft_ms = asv.track("track_ttft_ms", "ttft_ms", "ms")
+    track_peak_rss_mb = asv.track("track_peak_rss_mb", "peak_rss_mb", "MB")

@@ -14,19 +14,7 @@ class Operators:
     def setup_cache(self) -> dict:
         return asv.run_ops_results()
 
-    def setup(self, results: dict, engine: str, case: str, precision: str) -> None:
-        asv.figures(results, (engine, case, precision))
-
-    def track_time_us(self, results: dict, engine: str, case: str, precision: str) -> float:
-        return asv.figures(results, (engine, case, precision))["time_us"]
-
-    def track_gflops(self, results: dict, engine: str, case: str, precision: str) -> float:
-        return asv.figures(results, (engine, case, precision))["gflops"]
-
-    def track_roofline_pct(self, results: dict, engine: str, case: str, precision: str
-                           ) -> float:
-        return asv.figures(results, (engine, case, precision))["roofline_pct"]
-
-    track_time_us.unit = "us"  # type: ignore[attr-defined]
-    track_gflops.unit = "GFLOP/s"  # type: ignore[attr-defined]
-    track_roofline_pct.unit = "%"  # type: ignore[attr-defined]
+    setup = asv.check
+    track_time_us = asv.track("track_time_us", "time_us", "us")
+    track_gflops = asv.track("track_gflops", "gflops", "GFLOP/s")
+    track_roofline_pct = asv.track("track_roofline_pct", "roofline_pct", "%")

@@ -12,6 +12,7 @@ not data/.
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from enginebench.engines.registry import (
@@ -110,3 +111,19 @@ def figures(results: dict, key: tuple) -> dict:
     if r["status"] != "ok":
         raise RuntimeError(f"{r['status']}: {r['error']}")
     return r
+
+
+def check(self: object, results: dict, *params: str) -> None:
+    """asv's `setup`: skip or fail before any figure is read (the key is the first three
+    parameters: engine, then model and precision, or case and precision)."""
+    figures(results, params[:3])
+
+
+def track(name: str, metric: str, unit: str) -> Callable[..., float]:
+    """A `track_` method named `name` reporting `metric` of the cell its parameters name."""
+    def method(self: object, results: dict, *params: str) -> float:
+        return figures(results, params[:3])[metric]
+
+    method.__name__ = method.__qualname__ = name
+    method.unit = unit  # type: ignore[attr-defined]
+    return method
