@@ -61,8 +61,7 @@ def test_int8_matmul_is_accurate_with_either_setting(reduce_range: bool,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The operator test's int8 matmul, with the setting an AVX2-only CPU gets forced on
     this one: 7-bit weights stay within the int8 tolerance."""
-    from enginebench.ops.engines import onnxruntime_ops
-
+    from enginebench.engines.onnxruntime import ops as onnxruntime_ops
     from enginebench.models.presets import PRESETS
     from enginebench.ops.cases import TOLERANCE, model_cases, reference, rel_error
     from enginebench.ops.timing import TimingPlan

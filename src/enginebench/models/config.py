@@ -102,10 +102,6 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> "ModelConfig":
         return cls(**{**d, "unknown": tuple(d.get("unknown", ()))})
 
-    @property
-    def gqa_ratio(self) -> int:
-        return self.num_heads // self.num_kv_heads
-
     def features(self, context: int | None = None) -> dict[str, str]:
         """What an engine must honour beyond a plain Llama: key -> the field, as a person
         reads it. A sliding window counts only when a sequence of `context` tokens (None:

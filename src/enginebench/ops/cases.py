@@ -36,12 +36,6 @@ class OpCase:
     # inputs that are weights (stored at the weight precision; matmul and matvec only)
     weights: tuple[str, ...] = ()
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "OpCase":
-        """The case back from its JSON form (lists become the tuples they were)."""
-        return cls(**{**data, "inputs": {n: tuple(s) for n, s in data["inputs"].items()},
-                      "out_shape": tuple(data["out_shape"]), "weights": tuple(data["weights"])})
-
     def bytes(self, precision: str) -> float:
         """Least bytes the op moves: every input read once and the output written once."""
         act, wt = ITEMSIZE[precision], WEIGHT_ITEMSIZE[precision]
