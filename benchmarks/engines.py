@@ -1,5 +1,5 @@
-"""asv: every registered engine's model cells, per model preset, precision and workload
-(`enginebench run`; ENGINEBENCH_ASV_MODELS picks the presets, `tiny` by default)."""
+"""asv: every registered engine's model cells ("engine precision"), per model preset and
+workload (`enginebench run`; ENGINEBENCH_ASV_MODELS picks the presets, `tiny` by default)."""
 
 from typing import ClassVar
 
@@ -8,7 +8,7 @@ from enginebench.measure import asv
 
 class Engines:
     params = asv.model_params()
-    param_names: ClassVar[list[str]] = ["engine", "model", "precision", "workload"]
+    param_names: ClassVar[list[str]] = ["cell", "model", "workload"]
     timeout = 7200  # every engine's cells, run once, interleaved
 
     def setup_cache(self) -> dict:

@@ -126,35 +126,43 @@ def test_asv_suite_is_valid() -> None:
 
 def test_asv_cases_skip_and_fail_as_asv_expects() -> None:
     bench = Engines()
-    cells = {("torch", "tiny", "fp32"): {"status": "ok", "error": None, "decode_tps": 5.0},
-             ("torch", "tiny", "int4"): {"status": "unsupported", "error": "no kernel"},
-             ("torch", "tiny", "int8"): {"status": "failed", "error": "exit 1"}}
-    bench.setup(cells, "torch", "tiny", "fp32", "w")
-    assert bench.track_decode_tps(cells, "torch", "tiny", "fp32", "w") == 5.0
+    cells = {("torch fp32", "tiny", "w"): {"status": "ok", "error": None, "decode_tps": 5.0},
+             ("torch int4", "tiny", "w"): {"status": "unsupported", "error": "no kernel"},
+             ("torch int8", "tiny", "w"): {"status": "failed", "error": "exit 1"}}
+    bench.setup(cells, "torch fp32", "tiny", "w")
+    assert bench.track_decode_tps(cells, "torch fp32", "tiny", "w") == 5.0
     with pytest.raises(NotImplementedError, match="no kernel"):
-        bench.setup(cells, "torch", "tiny", "int4", "w")
+        bench.setup(cells, "torch int4", "tiny", "w")
     with pytest.raises(RuntimeError, match="exit 1"):
-        bench.setup(cells, "torch", "tiny", "int8", "w")
+        bench.setup(cells, "torch int8", "tiny", "w")
     with pytest.raises(NotImplementedError, match="not installed"):
-        bench.setup(cells, "candle", "tiny", "f32", "w")
+        bench.setup(cells, "candle f32 (fp32)", "tiny", "w")
 
 
 def test_asv_grid_is_the_registry() -> None:
-    """Every model engine and each of its precisions is in the asv grid, with its class."""
-    engines, models, precisions, [workload] = Engines.params
-    assert engines == model_engines() and models == ["tiny"]
-    for name in model_engines():
-        for native, cls in engine_class(name).precisions.items():
-            assert asv.precision_label(native, cls) in precisions
-    assert "q8_0 (int8)" in precisions and "fp32" in precisions
-    assert workload.startswith("pp128 tg128 ")
+    """The asv grid is exactly every model engine's precisions, each with its class."""
+    cells, models, [workload] = Engines.params
+    assert models == ["tiny"] and workload.startswith("pp128 tg128 ")
+    assert cells == [asv.cell_label(name, native, cls) for name in model_engines()
+                     for native, cls in engine_class(name).precisions.items()]
+    assert "llamacpp q8_0 (int8)" in cells and "torch fp32" in cells
 
 
-def test_asv_results_become_runs(tmp_path: Path) -> None:
-    """asv's results format version 2: null is a failure, NaN a skip."""
-    params = [["'tiny'"], ["'fp32'", "'int8'", "'int4'"], ["'pp128 tg128 w1 r5 t2'"]]
+LAYOUTS = {  # benchmark class -> its parameters, for the precisions fp32, int8, int4
+    "bench_torch.Torch": [["'tiny'"], ["'fp32'", "'int8'", "'int4'"],
+                          ["'pp128 tg128 w1 r5 t2'"]],
+    "engines.Engines": [["'torch fp32'", "'torch int8'", "'llamacpp q4_0 (int4)'"],
+                        ["'tiny'"], ["'pp128 tg128 w1 r5 t2'"]],
+}
+
+
+@pytest.mark.parametrize("bench_class", list(LAYOUTS))
+def test_asv_results_become_runs(bench_class: str, tmp_path: Path) -> None:
+    """asv's results format version 2, in the per-engine layout the committed results have
+    and in today's one-class layout: null is a failure, NaN a skip."""
+    params = LAYOUTS[bench_class]
     cols = ["result", "params", "version", "started_at", "duration"]
-    results = {f"bench_torch.Torch.{m}": [[v, None, math.nan], params, "h", 0, 1.0]
+    results = {f"{bench_class}.{m}": [[v, None, math.nan], params, "h", 0, 1.0]
                for m, v in (("track_decode_tps", 60.0), ("track_prefill_tps", 900.0),
                             ("track_ttft_ms", 140.0), ("track_peak_rss_mb", 400.0))}
     doc = {"version": 2, "commit_hash": "a" * 40, "date": 1_795_000_000_000,
@@ -166,8 +174,9 @@ def test_asv_results_become_runs(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))  # json writes NaN as asv does
     [run] = asv_file_runs(path)  # one run per model, every engine class in it
     assert run.machine.label == "cpu-test" and run.workload.threads == 2
-    status = {c.precision: c.status for c in run.cells}
-    assert status == {"fp32": "ok", "int8": "failed", "int4": "unsupported"}
+    status = {(c.engine, c.precision): c.status for c in run.cells}
+    int4 = ("llamacpp", "q4_0") if bench_class == "engines.Engines" else ("torch", "int4")
+    assert status == {("torch", "fp32"): "ok", ("torch", "int8"): "failed", int4: "unsupported"}
     ok = run.cells[0]
     assert ok.metrics.decode_tps.median == 60.0 and ok.metrics.peak_rss_mb == 400.0
     assert ok.precision_class == "fp32" and run.cells[2].precision_class == "int4"

@@ -10,7 +10,6 @@ not data/.
 """
 
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -37,8 +36,6 @@ OPS_MODEL = os.environ.get("ENGINEBENCH_ASV_OPS_MODEL", "small")
 # the same default as `enginebench run --threads`: the physical cores
 THREADS = int(os.environ.get("ENGINEBENCH_ASV_THREADS", "0")) or default_threads()
 WORKLOAD = Workload(threads=THREADS)  # `enginebench run`'s defaults
-# a precision parameter: the engine's native name, with its class when it differs
-PRECISION = re.compile(r"(?P<native>\S+)(?: \((?P<cls>\w+)\))?")
 
 
 def workload_label(w: Workload) -> str:
@@ -46,21 +43,25 @@ def workload_label(w: Workload) -> str:
     return f"pp{w.prompt_tokens} tg{w.new_tokens} w{w.warmups} r{w.reps} t{w.threads}"
 
 
-def precision_label(native: str, precision_class: str) -> str:
-    """"q8_0 (int8)", or "fp32" where the native name is the class."""
-    return native if native == precision_class else f"{native} ({precision_class})"
+def cell_label(engine: str, native: str, precision_class: str) -> str:
+    """A cell as one asv parameter: "llamacpp q8_0 (int8)", or "torch fp32" where the
+    native name is the class. One axis for engine and precision keeps the grid to the
+    cells that exist (an engine x precision product would hold every engine's precision
+    names for every engine)."""
+    precision = native if native == precision_class else f"{native} ({precision_class})"
+    return f"{engine} {precision}"
 
 
 def model_params() -> list[list[str]]:
-    """asv's grid for the model cells: engine x model x precision x workload."""
-    labels = {precision_label(p, c): None for name in model_engines()
-              for p, c in engine_class(name).precisions.items()}
-    return [model_engines(), MODELS, list(labels), [workload_label(WORKLOAD)]]
+    """asv's grid for the model cells: cell (engine and precision) x model x workload."""
+    cells = [cell_label(name, p, c) for name in model_engines()
+             for p, c in engine_class(name).precisions.items()]
+    return [cells, MODELS, [workload_label(WORKLOAD)]]
 
 
 def run_model_cells() -> dict:
-    """{(engine, model, precision label): figures} of every installed engine's cells, one
-    interleaved suite per model."""
+    """{(cell label, model, workload label): figures} of every installed engine's cells,
+    one interleaved suite per model."""
     classes = [c for c in map(engine_class, model_engines()) if c.available()]
     cells: dict = {}
     out = Path(tempfile.mkdtemp(prefix="enginebench-asv-"))
@@ -70,8 +71,8 @@ def run_model_cells() -> dict:
                       command=f"asv run ({model})")
         for cell in suite.run().cells:
             m = cell.metrics
-            label = precision_label(cell.precision, cell.precision_class)
-            cells[(cell.engine, model, label)] = {
+            label = cell_label(cell.engine, cell.precision, cell.precision_class)
+            cells[(label, model, workload_label(WORKLOAD))] = {
                 "status": cell.status, "error": cell.error,
                 "decode_tps": m.decode_tps.median if m.decode_tps else None,
                 "prefill_tps": m.prefill_tps.median if m.prefill_tps else None,
@@ -114,15 +115,14 @@ def figures(results: dict, key: tuple) -> dict:
 
 
 def check(self: object, results: dict, *params: str) -> None:
-    """asv's `setup`: skip or fail before any figure is read (the key is the first three
-    parameters: engine, then model and precision, or case and precision)."""
-    figures(results, params[:3])
+    """asv's `setup`: skip or fail before any figure is read."""
+    figures(results, params)
 
 
 def track(name: str, metric: str, unit: str) -> Callable[..., float]:
     """A `track_` method named `name` reporting `metric` of the cell its parameters name."""
     def method(self: object, results: dict, *params: str) -> float:
-        return figures(results, params[:3])[metric]
+        return figures(results, params)[metric]
 
     method.__name__ = method.__qualname__ = name
     method.unit = unit  # type: ignore[attr-defined]

@@ -2,10 +2,10 @@
 file and model, so asv runs appear on the site beside native runs.
 A figure asv recorded as null failed; NaN was skipped (not installed or unsupported).
 
-Two layouts are read: `engines.Engines` (engine, model, precision, workload), whose
-precision parameter carries its class ("q8_0 (int8)"), and the earlier one class per
-engine (`bench_<engine>.<Class>`: model, precision, workload), whose classes come from the
-native names those engines had then (LEGACY_CLASSES)."""
+Two layouts are read: `engines.Engines` (cell, model, workload), whose cell parameter is
+the engine and its precision with the class ("llamacpp q8_0 (int8)"), and the earlier one
+class per engine (`bench_<engine>.<Class>`: model, precision, workload), whose classes come
+from the native names those engines had then (LEGACY_CLASSES)."""
 
 import ast
 import itertools
@@ -31,6 +31,7 @@ TRACKS = {"track_decode_tps": "decode_tps", "track_prefill_tps": "prefill_tps",
           "track_ttft_ms": "ttft_ms", "track_peak_rss_mb": "peak_rss_mb"}
 WORKLOAD = re.compile(r"pp(\d+) tg(\d+) w(\d+) r(\d+) t(\d+)")
 PRECISION = re.compile(r"(?P<native>\S+)(?: \((?P<cls>\w+)\))?")
+CELL = re.compile(r"(?P<engine>\S+) (?P<precision>\S+(?: \(\w+\))?)")
 # the native precision names of the per-engine asv classes, which wrote no class beside them
 LEGACY_CLASSES = {"f32": "fp32", "float32": "fp32", "f16": "fp16", "float16": "fp16",
                   "bfloat16": "bf16", "q8_0": "int8", "q8": "int8", "int8_float32": "int8",
@@ -68,9 +69,14 @@ def _figures(doc: dict) -> dict:
         params = [[ast.literal_eval(v) for v in axis] for axis in entry["params"]]
         for combo, value in zip(itertools.product(*params), entry["result"] or [],
                                 strict=False):
-            if len(combo) == 3:  # bench_<engine>.<Class>: the engine is the module
-                module = bench_class.split(".")[0]
+            module = bench_class.split(".")[0]
+            if module.startswith("bench_"):  # one class per engine: the engine is the module
                 combo = (module.removeprefix("bench_").replace("_", "-"), *combo)
+            else:  # (cell, model, workload)
+                cell = CELL.fullmatch(combo[0])
+                if not cell:
+                    raise ValueError(f"cell parameter {combo[0]!r} is not 'ENGINE PRECISION'")
+                combo = (cell["engine"], combo[1], cell["precision"], combo[2])
             out.setdefault(combo, {})[TRACKS[method]] = value
     return out
 
