@@ -27,6 +27,7 @@ from enginebench.measure.suite import CellSpec, Suite
 from enginebench.measure.workload import Workload, default_threads
 from enginebench.models.checkpoint import resolve_model
 from enginebench.models.presets import PRESETS
+from enginebench.results.asv_import import cell_label
 from enginebench.results.schema import PRECISION_CLASSES
 
 # model presets to run (comma list); `tiny` unless ENGINEBENCH_ASV_MODELS says otherwise
@@ -43,17 +44,9 @@ def workload_label(w: Workload) -> str:
     return f"pp{w.prompt_tokens} tg{w.new_tokens} w{w.warmups} r{w.reps} t{w.threads}"
 
 
-def cell_label(engine: str, native: str, precision_class: str) -> str:
-    """A cell as one asv parameter: "llamacpp q8_0 (int8)", or "torch fp32" where the
-    native name is the class. One axis for engine and precision keeps the grid to the
-    cells that exist (an engine x precision product would hold every engine's precision
-    names for every engine)."""
-    precision = native if native == precision_class else f"{native} ({precision_class})"
-    return f"{engine} {precision}"
-
-
 def model_params() -> list[list[str]]:
-    """asv's grid for the model cells: cell (engine and precision) x model x workload."""
+    """asv's grid for the model cells: cell (engine and precision, as `cell_label` writes
+    them; one axis keeps the grid to the cells that exist) x model x workload."""
     cells = [cell_label(name, p, c) for name in model_engines()
              for p, c in engine_class(name).precisions.items()]
     return [cells, MODELS, [workload_label(WORKLOAD)]]

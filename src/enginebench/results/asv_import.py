@@ -81,6 +81,15 @@ def _figures(doc: dict) -> dict:
     return out
 
 
+def cell_label(engine: str, native: str, precision_class: str) -> str:
+    """A cell as one asv parameter, as `CELL` reads it: "llamacpp q8_0 (int8)", or
+    "torch fp32" where the native name is the class. One axis for engine and precision
+    keeps asv's grid to the cells that exist (an engine x precision product would hold
+    every engine's precision names for every engine, each recorded as skipped)."""
+    precision = native if native == precision_class else f"{native} ({precision_class})"
+    return f"{engine} {precision}"
+
+
 def _precision(label: str) -> tuple[str, str]:
     """(native name, class) of a precision parameter."""
     m = PRECISION.fullmatch(label)
