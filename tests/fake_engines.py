@@ -220,3 +220,28 @@ class MisreadRopeEngine(TorchEngine):
         config["rope_parameters"]["rope_theta"] = 10000.0
         (misread / "config.json").write_text(json.dumps(config))
         return super().load(ckpt, misread, precision, device, threads, context)
+
+
+class HangingConverterEngine(FakeEngine):
+    """Its converter is a process of its own that never ends (a grandchild of the harness
+    that must die with it)."""
+
+    name = "hangconvert"
+    converts = True
+
+    def prepare(self, ckpt: Checkpoint, precision: str, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True)
+        import subprocess
+
+        subprocess.run(["sleep", "3600"], check=False)
+
+
+class OneStampEngine(FakeEngine):
+    """Stamps every token with one timestamp: a degenerate trace with no decode time."""
+
+    name = "onestamp"
+
+    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
+                 ) -> Generation:
+        now = time.perf_counter() + 0.01
+        return Generation(list(range(new_tokens)), [now] * new_tokens)

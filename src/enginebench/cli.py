@@ -1,6 +1,8 @@
 """The `enginebench` command line: run, ops, show, list, models, site."""
 
 import argparse
+import math
+import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -16,11 +18,14 @@ from enginebench.engines.registry import (
     parse_ops_engines,
     select_precisions,
 )
-from enginebench.errors import UserError
+from enginebench.errors import UserError, one_line
+from enginebench.leftovers import sweep
+from enginebench.measure.header import check_machine_label
 from enginebench.measure.suite import CellSpec, Suite
 from enginebench.measure.workload import Workload, default_threads
 from enginebench.models.checkpoint import model_config, preset_dir, resolve_model
 from enginebench.models.presets import PRESETS, preset_params
+from enginebench.paths import cache_root
 from enginebench.profile import load_profile
 from enginebench.report.table import FORMATS, render
 from enginebench.results.schema import PRECISION_CLASSES, OpsRun
@@ -128,13 +133,56 @@ def run_models(args: argparse.Namespace) -> list[str]:
     for key, default in RUN_DEFAULTS.items():
         if getattr(args, key) is None:
             setattr(args, key, preset.get(key, default))
-    if args.model:
-        return [args.model]
-    return profile.models if profile else ["small"]
+    models = [args.model] if args.model else profile.models if profile else ["small"]
+    check_run_options(args, models)
+    return models
+
+
+def check_timeout(timeout: float) -> None:
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise UserError(f"--timeout {timeout:g}: give the seconds a cell process may take, "
+                        "a number above 0")
+
+
+def check_run_options(args: argparse.Namespace, models: list[str]) -> None:
+    """Refuse, before anything runs, the options that cannot give the run asked for."""
+    if args.machine is not None:
+        check_machine_label(args.machine)
+    if args.device not in registry.devices():
+        raise UserError(f"--device {args.device!r}: no engine runs on it; devices: "
+                        f"{', '.join(registry.devices())}")
+    check_timeout(args.timeout)
+    Workload(args.prompt_tokens, args.new_tokens, args.warmups, args.reps, args.threads,
+             args.rounds).validate()
+    for model in models:
+        context = model_config(model).max_position_embeddings  # an unknown model fails here
+        if args.prompt_tokens + args.new_tokens > context:
+            raise UserError(f"--prompt-tokens {args.prompt_tokens} + --new-tokens "
+                            f"{args.new_tokens} exceed model {model}'s context of {context} "
+                            "tokens (max_position_embeddings)")
+
+
+def progress_console(fmt: str) -> Console:
+    """Where progress goes: stderr, lines never wrapped (a path stays whole), silent when
+    stdout carries md, csv or json."""
+    return Console(stderr=True, quiet=fmt != "table", soft_wrap=True)
+
+
+def sweep_leftovers(err: Console) -> None:
+    """Remove what runs killed outright left in the temp folder and the cache."""
+    removed = sweep(cache_root())
+    if removed:
+        err.print(Text(f"removed {len(removed)} temp folders of runs that were killed "
+                       f"(e.g. {removed[0]})"))
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from enginebench.measure.environment import default_machine_label
+
     models = run_models(args)
+    if args.machine is None:
+        args.machine = default_machine_label()
+    sweep_leftovers(progress_console(args.format))
     bandwidth = None  # measured once, for every model of the command
     for model in models:
         bandwidth = run_model(args, model, console, bandwidth)
@@ -153,18 +201,14 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
                         f"{args.precisions!r}; see `enginebench list`")
     workload = Workload(args.prompt_tokens, args.new_tokens, args.warmups, args.reps,
                         args.threads, args.rounds)
-    workload.validate()
-    quiet = args.format != "table"
-    err = Console(stderr=True, quiet=quiet)
-    with err.status(f"preparing model {model}"):
+    err = progress_console(args.format)
+    with err.status(Text(f"preparing model {model}")):
         ckpt = resolve_model(model)
-    from enginebench.measure.environment import default_machine_label
-
     if args.roofline == "on" and bandwidth is None:
         bandwidth = _bandwidth(workload.threads, err)
-    suite = Suite(ckpt, specs, workload, args.machine or default_machine_label(), args.out,
+    suite = Suite(ckpt, specs, workload, args.machine, args.out,
                   timeout_s=args.timeout, quality=args.quality == "on", bandwidth=bandwidth)
-    err.print(f"{len(specs)} cells x {workload.rounds} rounds -> {suite.path}")
+    err.print(Text(f"{len(specs)} cells x {workload.rounds} rounds -> {suite.path}"))
 
     total = len(specs) * workload.rounds
     with err.status("") as status:
@@ -182,7 +226,7 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
     text = render(run, args.format, console)
     if text is not None:
         sys.stdout.write(text)
-    err.print(f"saved {suite.path}")
+    err.print(Text(f"saved {suite.path}"))
     return bandwidth
 
 
@@ -193,8 +237,12 @@ def cmd_ops(args: argparse.Namespace, console: Console) -> int:
     from enginebench.ops.timing import TimingPlan
     from enginebench.report.ops_table import render_ops
 
-    precisions = _split(args.precisions, PRECISION_CLASSES, "precision")
-    ops = _split(args.ops, None, "op")
+    if args.machine is None:
+        args.machine = default_machine_label()
+    check_machine_label(args.machine)
+    check_timeout(args.timeout)
+    precisions = _split(args.precisions, PRECISION_CLASSES, "--precisions", "precision")
+    ops = _split(args.ops, None, "--ops", "op")
     for name, value in (("--prompt-tokens", args.prompt_tokens), ("--context", args.context),
                         ("--peak-size", args.peak_size), ("--reps", args.reps),
                         ("--threads", args.threads)):
@@ -206,12 +254,13 @@ def cmd_ops(args: argparse.Namespace, console: Console) -> int:
                    args.threads, args.device, args.timeout)
     cases = model_cases(spec.config, 1, 1)
     known = list(OPS) + [c.name for c in cases]
-    _split(args.ops, tuple(known), "op or case")
+    _split(args.ops, tuple(known), "--ops", "op or case")
     if not spec.cells():
         raise UserError(f"no engine among {', '.join(c.name for c in spec.engines)} has "
                         f"precision {args.precisions!r} at op level; see `enginebench ops "
                         "--list`")
-    err = Console(stderr=True, quiet=args.format != "table")
+    err = progress_console(args.format)
+    sweep_leftovers(err)
     bandwidth = _bandwidth(args.threads, err, BANDWIDTH_SIZES_MB)
     with err.status("") as status:
         def progress(state: str, text: str) -> None:
@@ -220,20 +269,21 @@ def cmd_ops(args: argparse.Namespace, console: Console) -> int:
             else:
                 err.print(Text(f"  {text}"))
 
-        run, path = run_ops(spec, args.machine or default_machine_label(), args.out, progress,
+        run, path = run_ops(spec, args.machine, args.out, progress,
                             bandwidth)
     text = render_ops(run, args.format, console)
     if text is not None:
         sys.stdout.write(text)
-    err.print(f"saved {path}")
+    err.print(Text(f"saved {path}"))
     return 0
 
 
-def _split(text: str | None, allowed: tuple[str, ...] | None, what: str) -> list[str] | None:
+def _split(text: str | None, allowed: tuple[str, ...] | None, option: str, what: str
+           ) -> list[str] | None:
     """A comma list from the command line, each item checked against `allowed`."""
-    if not text:
+    if text is None:
         return None
-    items = [x.strip() for x in text.split(",") if x.strip()]
+    items = registry.split_list(text, option, allowed or ("a name",))
     bad = [x for x in items if allowed is not None and x not in allowed]
     if bad:
         raise UserError(f"unknown {what} {bad[0]!r}; choose from: {', '.join(allowed)}")
@@ -294,7 +344,7 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
     for name in args.generate or []:
         with console.status(f"generating {name}"):
             ckpt = resolve_model(name)
-        console.print(f"{name}: {ckpt.path} ({ckpt.params / 1e6:.1f}M params)")
+        console.print(Text(f"{name}: {ckpt.path} ({ckpt.params / 1e6:.1f}M params)"))
     if args.generate:
         return 0
     table = Table(title="model presets (random weights, generated on first use)")
@@ -329,15 +379,38 @@ def cmd_site(args: argparse.Namespace, console: Console) -> int:
         report = build_site(Path.cwd(), args.data, args.out)
     for skipped in report.results.skipped:
         console.print(Text(f"skipped {skipped.reason}"), style="yellow")
-    console.print(f"{len(report.results.runs)} runs, {report.pages} pages: rendered in "
-                  f"{report.render_s:.1f} s, mkdocs build {report.mkdocs_s:.1f} s -> {args.out}")
+    console.print(Text(f"{len(report.results.runs)} runs, {report.pages} pages: rendered in "
+                       f"{report.render_s:.1f} s, mkdocs build {report.mkdocs_s:.1f} s -> "
+                       f"{args.out}"))
     if args.serve:
         serve(args.out, args.port)
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the harness is so that it ends like Ctrl-C: the
+    running cell's process group is killed and finished cells stay saved."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    handlers = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _dispatch(args)
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     # piped output is not cut to 80 columns
     console = Console(width=None if sys.stdout.isatty() else 200)
     try:
@@ -353,8 +426,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_site(args, console)
         return cmd_models(args, console)
     except UserError as e:
-        print(f"error: {e}", file=sys.stderr)  # one line, never wrapped
+        print(f"error: {one_line(str(e))}", file=sys.stderr)  # one line, never wrapped
         return 2
-    except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted; finished cells are saved")
+    except KeyboardInterrupt as e:
+        if isinstance(e, Terminated):
+            name = signal.Signals(e.signum).name
+            print(f"stopped by {name}; finished cells are saved", file=sys.stderr)
+            return 128 + e.signum
+        print("interrupted; finished cells are saved", file=sys.stderr)
         return 130

@@ -3,33 +3,39 @@ device and workload a kind of machine runs; `enginebench run --profile DIR` read
 options given on the command line win over it."""
 
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from enginebench.results.schema import MACHINE_LABEL
 from enginebench.yamlfile import load_yaml
 
 PROFILE_FILE = "profile.yaml"
+# YAML reads a bare on/off as true/false
+OnOff = Annotated[Literal["on", "off"],
+                  BeforeValidator(lambda v: {True: "on", False: "off"}.get(v, v)
+                                  if isinstance(v, bool) else v)]
 
 
 class Profile(BaseModel):
     """Every field but `models` is a `run` option of the same name (None: its default)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     description: str
-    models: list[str]
+    models: list[str] = Field(min_length=1)
     engines: list[str] | None = None
     precisions: list[str] | None = None
     device: str | None = None
     threads: int | None = None
-    machine: str | None = None
+    machine: str | None = Field(None, pattern=MACHINE_LABEL)
     prompt_tokens: int | None = None
     new_tokens: int | None = None
     warmups: int | None = None
     reps: int | None = None
     rounds: int | None = None
     timeout: float | None = None
-    quality: str | None = None
-    roofline: str | None = None
+    quality: OnOff | None = None
+    roofline: OnOff | None = None
 
     def options(self) -> dict:
         """The `run` options this profile sets, as argparse names and values."""

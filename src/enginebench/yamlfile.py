@@ -18,8 +18,10 @@ def load_yaml(path: Path, model: type[ModelT], missing: str) -> ModelT:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError as e:
         raise UserError(f"{path}: no such file ({missing})") from e
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({e})") from e
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not valid UTF-8 YAML ({e})") from e
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it ({e.strerror or e})") from e
     try:
         return model.model_validate(data)
     except ValidationError as e:

@@ -93,13 +93,23 @@ def devices() -> list[str]:
     return list(dict.fromkeys(d for n in model_engines() for d in engine_class(n).devices))
 
 
+def split_list(text: str, option: str, choices: Iterable[str]) -> list[str]:
+    """A comma list given on the command line or in a profile; empty is an error (leave
+    the option out for every choice)."""
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if not items:
+        raise UserError(f"{option} is empty; name at least one of {', '.join(choices)}, "
+                        "or leave it out for all")
+    return items
+
+
 def classes_from(text: str | None, lookup: Callable[[str], type], names: Iterable[str]
                  ) -> list:
     """`--engines a,b` as classes through `lookup`, each of which must be installed;
-    without it, every installed one of `names`."""
-    if not text:
+    without it (None), every installed one of `names`; an empty list is an error."""
+    if text is None:
         return [c for c in map(lookup, names) if c.available()]
-    classes = [lookup(n.strip()) for n in text.split(",") if n.strip()]
+    classes = [lookup(n) for n in split_list(text, "--engines", names)]
     for cls in classes:
         if not cls.available():
             raise UserError(f"engine {cls.name!r} is not installed; install it with: "
@@ -127,9 +137,9 @@ def select_precisions(cls: type[Engine], text: str | None) -> list[str]:
     A class (fp32, int8, ...) expands to every native precision of that class; a name
     that is neither a class nor any engine's precision is an error listing the choices.
     """
-    if not text:
+    if text is None:
         return list(cls.precisions)
-    wanted = [p.strip() for p in text.split(",") if p.strip()]
+    wanted = split_list(text, "--precisions", PRECISION_CLASSES)
     out: list[str] = []
     for p in wanted:
         if p in cls.precisions:
@@ -141,10 +151,10 @@ def select_precisions(cls: type[Engine], text: str | None) -> list[str]:
 
 def check_precisions(classes: list[type[Engine]], text: str | None) -> None:
     """Fail on a precision name no selected engine knows (typo), naming the valid ones."""
-    if not text:
+    if text is None:
         return
     known = set(PRECISION_CLASSES) | {p for c in classes for p in c.precisions}
-    bad = [p.strip() for p in text.split(",") if p.strip() and p.strip() not in known]
+    bad = [p for p in split_list(text, "--precisions", PRECISION_CLASSES) if p not in known]
     if bad:
         raise UserError(f"unknown precision {bad[0]!r}; choose from: "
                         f"{', '.join(sorted(known))}")

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from enginebench.engines.base import Engine, LoadedModel, Unsupported
 from enginebench.engines.registry import load_class
 from enginebench.measure import ops_child
-from enginebench.measure.isolate import own_peak_rss_mb
+from enginebench.measure.isolate import own_peak_rss_mb, watch_parent
 from enginebench.measure.job import (
     ChildResult,
     Job,
@@ -132,6 +132,7 @@ def run_job(job: PrepareJob | MeasureJob | ReferenceJob | OpsJob, write: Write
 
 
 def main(argv: list[str]) -> int:
+    watch_parent()
     job_file, result_file = Path(argv[0]), Path(argv[1])
 
     def write(result: ChildResult) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 
 import enginebench
+from enginebench.errors import UserError
 from enginebench.hardware import cpu_info
 
 # CPU flags worth showing a reader (the full list is kept too)
@@ -54,8 +55,15 @@ def suite_commit() -> dict:
 
 
 def default_machine_label() -> str:
-    """A stable human label from the hardware: cpu-<model>-<cores>c (never the hostname)."""
-    brand = cpu_info().get("brand_raw", platform.machine()).lower()
+    """A stable human label from the hardware: cpu-<model>-<simd>-<cores>c (never the
+    hostname). Where the CPU model cannot be read, there is no label rather than another
+    one: the same machine's results must not be filed under two names."""
+    brand = cpu_info().get("brand_raw")
+    if not brand:
+        raise UserError("cannot read this machine's CPU model (py-cpuinfo and /proc/cpuinfo "
+                        "both failed); pass --machine LABEL to file its results under a "
+                        "stable name")
+    brand = brand.lower()
     brand = re.sub(r"\(r\)|\(tm\)|cpu|processor|@.*|\d+-core", " ", brand)
     slug = re.sub(r"[^a-z0-9]+", "-", brand).strip("-")[:40]
     flags = set(cpu_info().get("flags", []))

@@ -5,6 +5,12 @@ The child reports its own peak resident memory (`own_peak_rss_mb`); `os.wait4`'s
 usage of exactly that child stands in when it crashed before reporting. A segfault, a kill
 by the OOM killer, a hang past the timeout or a Python error all come back as a status
 with a message; nothing escapes to the suite.
+
+The child leads its own process group, and so do whatever it starts (a converter, a Rust
+runner). It dies with the harness: an interrupt or SIGTERM of the harness kills the group
+here, and a harness killed outright (SIGKILL) is noticed by the child's own watchdog
+(`watch_parent`), which kills the group. Temp folders are named after the harness's pid,
+so the next run can sweep what a killed one left (leftovers.py).
 """
 
 import os
@@ -13,15 +19,37 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from enginebench.leftovers import temp_prefix
 from enginebench.measure.job import ChildResult, MeasureJob, OpsJob, PrepareJob, ReferenceJob
 
 POLL_S = 0.02
 STDERR_TAIL = 1500
 
 CHILD = "enginebench.measure.child"
+# the harness's pid, given to the child so that it can tell when the harness is gone
+PARENT_ENV = "ENGINEBENCH_PARENT_PID"
+WATCH_S = 0.2
+
+
+def watch_parent() -> None:
+    """In a child: kill this child's whole process group (itself, its converter or runner)
+    as soon as the harness that started it has died, whatever killed it."""
+    parent = int(os.environ.get(PARENT_ENV, "0") or 0)
+    if not parent:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_S)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="enginebench-parent-watch", daemon=True).start()
 
 
 def own_peak_rss_mb() -> float | None:
@@ -46,6 +74,7 @@ def child_env(threads: int) -> dict[str, str]:
         env[var] = str(threads)
     env["TOKENIZERS_PARALLELISM"] = "false"
     env["PYTHONUNBUFFERED"] = "1"
+    env[PARENT_ENV] = str(os.getpid())
     return env
 
 
@@ -67,7 +96,7 @@ def run_isolated(job: PrepareJob | MeasureJob | ReferenceJob | OpsJob, timeout_s
 
     A child that wrote a result and then died or timed out (ops children write after every
     case) keeps what it wrote, with `process_error` saying how it ended."""
-    with tempfile.TemporaryDirectory(prefix="enginebench-cell-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("cell")) as tmp:
         job_file, result_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
         stderr_file = Path(tmp) / "stderr.txt"
         job_file.write_text(job.model_dump_json())
@@ -88,14 +117,29 @@ def run_isolated(job: PrepareJob | MeasureJob | ReferenceJob | OpsJob, timeout_s
         code = None if timed_out else os.waitstatus_to_exitcode(status)
         ended = f"no result within {timeout_s:g} s; killed" if timed_out else \
             _describe_exit(code, stderr_file.read_text(errors="replace"))
-        if result_file.is_file():
-            result = job.result_type.model_validate_json(result_file.read_text())
-            if timed_out or code:
-                result.process_error = ended
-        else:
+        result = _read_result(job, result_file)
+        if isinstance(result, str):
+            status = "timeout" if timed_out else "failed"
+            result = job.result_type(status=status, error=f"{result}; {ended}" if (
+                timed_out or code) else result)
+        elif result is None:
             result = job.result_type(status="timeout" if timed_out else "failed", error=ended)
+        elif timed_out or code:
+            result.process_error = ended
         result.peak_rss_mb = result.peak_rss_mb or peak
         return result
+
+
+def _read_result(job: PrepareJob | MeasureJob | ReferenceJob | OpsJob, path: Path
+                 ) -> ChildResult | str | None:
+    """The child's result; None when it wrote none, or why what it wrote is unusable."""
+    if not path.is_file():
+        return None
+    try:
+        return job.result_type.model_validate_json(path.read_text())
+    except (ValidationError, ValueError, OSError) as e:
+        first = str(e).splitlines()
+        return f"the cell wrote an invalid result ({' '.join(first[:3])})"
 
 
 def _wait(proc: subprocess.Popen, timeout_s: float

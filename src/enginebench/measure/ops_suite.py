@@ -13,8 +13,9 @@ import numpy as np
 
 from enginebench.engines.base import OpsEngine
 from enginebench.engines.registry import adapter_ref, no_op_api
+from enginebench.leftovers import temp_prefix
 from enginebench.measure import roofline
-from enginebench.measure.header import run_header
+from enginebench.measure.header import run_header, save_or_stop
 from enginebench.measure.isolate import run_isolated
 from enginebench.measure.job import CaseResult, OpsJob, OpsResult
 from enginebench.models.config import ModelConfig
@@ -22,7 +23,6 @@ from enginebench.ops.cases import TOLERANCE, OpCase, model_cases, peak_case, ref
 from enginebench.ops.timing import TimingPlan
 from enginebench.results.schema import Ceilings, OpResult, OpsRun, OpsWorkload
 from enginebench.results.stats import summarize
-from enginebench.results.store import save_run
 
 # working sets the bandwidth is measured at: ops are small, so 1 MB (a core's L2) too
 BANDWIDTH_SIZES_MB = (1, 8, 32, 128, 512)
@@ -139,7 +139,7 @@ def run_ops(spec: OpsSpec, label: str, out_root: Path, progress: Progress,
                              reps=spec.plan.reps, min_sample_ms=spec.plan.min_sample_s * 1e3,
                              threads=spec.threads),
         no_op_api=no_op_api(), results=[])
-    with tempfile.TemporaryDirectory(prefix="enginebench-ops-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("ops")) as tmp:
         progress("inputs", f"{len(cases)} cases: inputs and float64 references")
         write_inputs(cases, Path(tmp))
         for cls, precision, mine in spec.cells():
@@ -157,8 +157,8 @@ def run_ops(spec: OpsSpec, label: str, out_root: Path, progress: Progress,
                 f"{states.count(s)} {s}" for s in dict.fromkeys(states)))
             doc.ceilings = ceilings(doc.results, cases[0], bandwidth)
             place_under_roof(doc.results, doc.ceilings)
-            save_run(doc, path)
-    save_run(doc, path)
+            save_or_stop(doc, path, f"{cls.name} {precision}")
+    save_or_stop(doc, path, "the last ceilings")
     return doc, path
 
 

@@ -5,7 +5,6 @@ falls on all engines alike. The run file is rewritten atomically after every cel
 interrupted run keeps everything that finished.
 """
 
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -14,8 +13,9 @@ from pathlib import Path
 
 from enginebench.engines.base import Engine
 from enginebench.engines.registry import adapter_ref
+from enginebench.leftovers import staged
 from enginebench.measure import artifacts
-from enginebench.measure.header import run_header
+from enginebench.measure.header import run_header, save_or_stop
 from enginebench.measure.isolate import run_isolated
 from enginebench.measure.job import (
     MeasureJob,
@@ -31,7 +31,6 @@ from enginebench.measure.workload import Workload, eval_ids, prompt_ids
 from enginebench.models.checkpoint import Checkpoint
 from enginebench.models.presets import PRESETS
 from enginebench.results.schema import Cell, Metrics, Quality, Run
-from enginebench.results.store import save_run
 
 STATUS_RANK = {"ok": 0, "unsupported": 1, "timeout": 2, "failed": 3}
 # An fp32 cell may leave the fp32 reference's greedy path only where the reference's top-1
@@ -121,7 +120,7 @@ class Suite:
         """Run every cell for every round; returns the saved run document."""
         if self.quality_ids:
             self._prepare_reference()
-        doc = self.save()
+        doc = self.save("the run's header")
         for round_no in range(self.workload.rounds):
             for state in self.states:
                 if state.status != "ok":
@@ -129,7 +128,7 @@ class Suite:
                 if progress:
                     progress(state.spec, round_no, "running")
                 self._run_cell(state, round_no)
-                doc = self.save()
+                doc = self.save(f"round {round_no + 1} of {state.spec.label}")
                 if progress:
                     progress(state.spec, round_no, state.status)
         return doc
@@ -147,14 +146,16 @@ class Suite:
             self.quality_ids = None
             self.header["quality"] = {"error": str(e)}
 
-    def save(self) -> Run:
+    def save(self, unsaved: str = "the last cell") -> Run:
+        """Validate and save the document as it stands; `unsaved` names what a failed
+        write loses."""
         done = [s for s in self.states if s.attempted]
         engines = {s.spec.engine.name: {"version": s.spec.engine.version(), "build": s.build}
                    for s in done if s.build}
         env = {**self.header["environment"], "engines": engines}
         run = Run.model_validate({**self.header, "environment": env,
                                   "cells": [self._cell(s) for s in done]})
-        save_run(run, self.path)
+        save_or_stop(run, self.path, unsaved)
         return run
 
     def _common(self, state: _CellState, artifact: Path) -> dict:
@@ -187,10 +188,14 @@ class Suite:
             artifacts.discard(final)
         state.artifact_cached = state.convert_s is not None
         if state.convert_s is None:
-            tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+            tmp = staged(final)
             artifacts.discard(tmp)
-            done = run_isolated(PrepareJob(**self._common(state, tmp)), self.timeout_s,
-                                self.workload.threads)
+            try:
+                done = run_isolated(PrepareJob(**self._common(state, tmp)), self.timeout_s,
+                                    self.workload.threads)
+            except BaseException:  # interrupted or terminated: no half artifact is left
+                artifacts.discard(tmp)
+                raise
             if done.status != "ok":
                 artifacts.discard(tmp)
                 state.fail(done.status, done.error, round_no)
@@ -283,6 +288,10 @@ class Suite:
             if t.times[0] < t.start or any(b < a for a, b in
                                             zip(t.times, t.times[1:], strict=False)):
                 return f"repetition {k + 1} returned timestamps that go backwards"
+            if not t.times[0] > t.start or not t.times[-1] > t.times[0]:
+                return (f"repetition {k + 1} stamped its first token at its start or all "
+                        f"{n} tokens at one time, so its prefill or decode took no time; "
+                        "the adapter must stamp each token when the engine returns it")
         return None
 
     def _cell(self, state: _CellState) -> Cell:

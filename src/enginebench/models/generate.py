@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from enginebench.leftovers import staged
 from enginebench.models.presets import Preset
 from enginebench.models.safetensors_stream import DTYPES, to_storage, write_file
 
@@ -93,7 +94,7 @@ def copy_tokenizer(dest: Path) -> None:
 
 def write_checkpoint(p: Preset, dest: Path) -> Path:
     """Generate preset `p` into directory `dest` (written to a temp dir, then renamed)."""
-    tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
+    tmp = staged(dest)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:

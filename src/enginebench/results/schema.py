@@ -1,7 +1,11 @@
-"""Schema of a run document (version 1), validated on write and on read."""
+"""Schema of a run document (version 1), validated on write and on read.
+
+Every number must be finite (NaN and infinities are refused with the field named), and
+rates, times, sizes and counts may not be negative.
+"""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,28 +16,36 @@ PrecisionClass = Literal["fp32", "fp16", "bf16", "int8", "int4"]
 PRECISION_CLASSES: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8", "int4")
 
 
+# a machine label is one safe path component: results go to <out>/<label>/<run>.json
+MACHINE_LABEL = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$"
+NonNeg = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Count = Annotated[int, Field(ge=1)]
+Pct = Annotated[float, Field(ge=0, le=100)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Stat(_Strict):
     """Summary of one metric over repetitions, with every raw sample kept."""
 
-    median: float
-    mean: float
-    sd: float
+    median: NonNeg
+    mean: NonNeg
+    sd: NonNeg
     ci95: tuple[float, float]
-    cv: float | None
-    samples: list[float]
+    cv: NonNeg | None
+    samples: list[NonNeg] = Field(min_length=1)
     outliers: list[int] = Field(description="indices of samples outside Tukey's fences")
-    round_medians: list[float]
-    round_cv: float | None
+    round_medians: list[NonNeg]
+    round_cv: NonNeg | None
 
 
 class Percentiles(_Strict):
-    p50: float
-    p90: float
-    p99: float
+    p50: NonNeg
+    p90: NonNeg
+    p99: NonNeg
 
 
 class Metrics(_Strict):
@@ -42,35 +54,36 @@ class Metrics(_Strict):
     ttft_ms: Stat | None = None
     e2e_ms: Stat | None = None
     itl_ms: Percentiles | None = None
-    peak_rss_mb: float | None = None
-    peak_device_mb: float | None = None
-    load_s: float | None = None
-    compile_s: float | None = Field(None, description="first-use compile time of JIT engines, "
+    peak_rss_mb: NonNeg | None = None
+    peak_device_mb: NonNeg | None = None
+    load_s: NonNeg | None = None
+    compile_s: NonNeg | None = Field(None, description="first-use compile time of JIT engines, "
                                     "not counted in any rate")
-    convert_s: float | None = Field(None, description="time the conversion that made the "
+    convert_s: NonNeg | None = Field(None, description="time the conversion that made the "
                                     "artifact took (also when this run found it cached)")
-    prepare_s: float | None = Field(None, description="time this run spent getting the "
+    prepare_s: NonNeg | None = Field(None, description="time this run spent getting the "
                                     "artifact: converting, or checking the cached one")
     artifact_cached: bool | None = None
-    artifact_bytes: int | None = None
-    bytes_per_token: float | None = Field(None, description="lower bound on the bytes a "
+    artifact_bytes: int | None = Field(None, ge=0)
+    bytes_per_token: NonNeg | None = Field(None, description="lower bound on the bytes a "
                                           "decode step reads (measure/roofline.py)")
-    bandwidth_gbs: float | None = Field(None, description="memory bandwidth the bound uses")
-    roofline_tps: float | None = Field(None, description="decode tok/s the memory bandwidth "
-                                       "allows at most")
-    roofline_pct: float | None = Field(None, description="median decode tok/s as % of it")
+    bandwidth_gbs: Positive | None = Field(None, description="memory bandwidth the bound "
+                                           "uses")
+    roofline_tps: Positive | None = Field(None, description="decode tok/s the memory "
+                                          "bandwidth allows at most")
+    roofline_pct: NonNeg | None = Field(None, description="median decode tok/s as % of it")
 
 
 class Quality(_Strict):
     """The cell against the fp32 reference on the same checkpoint (measure/quality.py)."""
 
     reference: str = Field(description="engine, precision and version of the reference")
-    tokens: int = Field(description="positions compared, teacher-forced")
+    tokens: Count = Field(description="positions compared, teacher-forced")
     kl_mean: float
     kl_p99: float
-    top1_agree_pct: float
-    max_abs_logit_err: float
-    max_rel_logit_err: float | None = Field(None, description="max_abs_logit_err over the "
+    top1_agree_pct: Pct
+    max_abs_logit_err: NonNeg
+    max_rel_logit_err: NonNeg | None = Field(None, description="max_abs_logit_err over the "
                                             "reference's largest |logit|")
     first_diff_token: int | None = Field(description="index of the first generated token "
                                          "that differs from the reference's greedy output; "
@@ -78,9 +91,9 @@ class Quality(_Strict):
     first_diff_margin: float | None = Field(None, description="the reference's top-1 lead "
                                             "over its top-2 at first_diff_token, over that "
                                             "step's largest |logit|: small is a near-tie")
-    perplexity: float | None = Field(None, description="on the shipped evaluation text; "
-                                     "real checkpoints only")
-    seconds: float = Field(description="time of the extra forward pass, not in any rate")
+    perplexity: Positive | None = Field(None, description="on the shipped evaluation "
+                                        "text; real checkpoints only")
+    seconds: NonNeg = Field(description="time of the extra forward pass, not in any rate")
 
 
 class Cell(_Strict):
@@ -92,11 +105,11 @@ class Cell(_Strict):
     status: Status
     error: str | None = None
     notes: list[str] = []
-    tokens_generated: int | None = None
+    tokens_generated: int | None = Field(None, ge=0)
     output_ids: list[int] | None = None
     outputs_consistent: bool | None = Field(
         None, description="every repetition generated the same ids as the first")
-    rounds: int = 0
+    rounds: int = Field(0, ge=0)
     build: dict = {}
     metrics: Metrics = Metrics()
     quality: Quality | None = None
@@ -106,22 +119,23 @@ class Cell(_Strict):
 
 
 class Machine(_Strict):
-    label: str
+    label: str = Field(pattern=MACHINE_LABEL, description="letters, digits, '-', '_', '.'; "
+                       "not starting with '.' or '-'")
     cpu: str
     arch: str
-    physical_cores: int | None
-    logical_cores: int | None
-    ram_gb: float
+    physical_cores: Count | None
+    logical_cores: Count | None
+    ram_gb: NonNeg
     gpu: list[str] = []
 
 
 class Workload(_Strict):
-    prompt_tokens: int
-    new_tokens: int
-    warmups: int
-    reps: int
-    threads: int
-    rounds: int = 1
+    prompt_tokens: Count
+    new_tokens: Count
+    warmups: int = Field(ge=0)
+    reps: Count
+    threads: Count
+    rounds: Count = 1
     prompt_ids: list[int] = []
 
 
@@ -142,26 +156,28 @@ class Run(_Strict):
 # --- operator benchmarks (`enginebench ops`): a document of their own, kind "ops" ---
 
 class OpsWorkload(_Strict):
-    prompt_tokens: int = Field(description="tokens of the prefill cases (M of the matmuls)")
-    context: int = Field(description="KV cache length of the decode attention case")
-    peak_size: int = Field(description="n of the n x n x n matmul that measures peak FLOP/s")
-    warmups: int
-    reps: int
-    min_sample_ms: float = Field(description="calls per sample are doubled until a sample "
-                                 "lasts this long")
-    threads: int
+    prompt_tokens: Count = Field(description="tokens of the prefill cases (M of the "
+                                 "matmuls)")
+    context: Count = Field(description="KV cache length of the decode attention case")
+    peak_size: Count = Field(description="n of the n x n x n matmul that measures peak "
+                             "FLOP/s")
+    warmups: int = Field(ge=0)
+    reps: Count
+    min_sample_ms: NonNeg = Field(description="calls per sample are doubled until a sample "
+                                  "lasts this long")
+    threads: Count
 
 
 class Ceilings(_Strict):
     """The machine's roofline: best square-matmul rate per precision, and bandwidth. A
     precision's compute roof is the faster of its peak and fp32's (ops/roofline.py)."""
 
-    peak_gflops: dict[str, float] = Field(description="precision class -> GFLOP/s of the "
+    peak_gflops: dict[str, Positive] = Field(description="precision class -> GFLOP/s of the "
                                           "fastest sample of any engine on the peak matmul")
     peak_engine: dict[str, str]
     peak_case: str
     bandwidth: dict | None = Field(description="measure/bandwidth.py's points, or why not")
-    dram_gbs: float | None = Field(description="best kernel at the largest working set")
+    dram_gbs: Positive | None = Field(description="best kernel at the largest working set")
 
 
 class OpResult(_Strict):
@@ -175,22 +191,22 @@ class OpResult(_Strict):
     status: Status
     error: str | None = None
     notes: list[str] = []
-    flops: float
-    bytes: float = Field(description="least bytes moved: inputs read and output written "
+    flops: NonNeg
+    bytes: NonNeg = Field(description="least bytes moved: inputs read and output written "
                          "once, weights at the precision's size")
-    intensity: float = Field(description="flops / bytes")
-    calls: int | None = Field(None, description="calls timed per sample")
+    intensity: NonNeg = Field(description="flops / bytes")
+    calls: Count | None = Field(None, description="calls timed per sample")
     time_us: Stat | None = Field(None, description="microseconds per call, per sample")
-    gflops: float | None = None
-    gbs: float | None = None
-    roof_gflops: float | None = Field(None, description="min(peak, intensity x bandwidth "
+    gflops: NonNeg | None = None
+    gbs: NonNeg | None = None
+    roof_gflops: NonNeg | None = Field(None, description="min(peak, intensity x bandwidth "
                                       "at the op's working set)")
     bound: Literal["compute", "memory"] | None = None
-    roofline_pct: float | None = Field(None, description="attained GFLOP/s as % of roof")
+    roofline_pct: NonNeg | None = Field(None, description="attained GFLOP/s as % of roof")
     implausible: str | None = None
-    max_rel_err: float | None = Field(None, description="max |out - ref| / max |ref| "
-                                      "against NumPy float64")
-    tolerance: float
+    max_rel_err: NonNeg | None = Field(None, description="max |out - ref| / max |ref| "
+                                       "against NumPy float64")
+    tolerance: NonNeg
     correct: bool | None = None
 
 

@@ -9,7 +9,6 @@ writer always matches the llama.cpp that reads it. Quantization calls llama.cpp'
 
 import ctypes
 import importlib.metadata
-import os
 import shutil
 import sys
 import tarfile
@@ -17,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from enginebench.engines.tool import run_tool
+from enginebench.leftovers import staged, temp_prefix
 from enginebench.paths import cache_root
 
 CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
@@ -30,7 +30,7 @@ def converter_dir() -> Path:
     dest = cache_root() / "tools" / f"llama.cpp-convert-{version}"
     if (dest / "convert_hf_to_gguf.py").is_file():
         return dest
-    with tempfile.TemporaryDirectory(prefix="enginebench-llamacpp-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("llamacpp")) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                "--no-binary", ":all:", f"llama-cpp-python=={version}", "-d", tmp]
         run_tool(cmd, f"fetching llama.cpp's converter ({' '.join(cmd[2:])})")
@@ -42,10 +42,10 @@ def converter_dir() -> Path:
             members = [m for m in tf.getmembers() if m.name.startswith(prefix)
                        and m.name[len(prefix):].startswith(CONVERTER_PARTS)]
             tf.extractall(tmp, members=members, filter="data")
-        staged = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
-        shutil.rmtree(staged, ignore_errors=True)
-        shutil.move(Path(tmp) / prefix, staged)
-        staged.rename(dest)
+        staging = staged(dest)
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.move(Path(tmp) / prefix, staging)
+        staging.rename(dest)
     return dest
 
 

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from enginebench.engines.tool import run_tool
+from enginebench.leftovers import temp_prefix
 
 MODEL = "model.onnx"
 
@@ -19,7 +20,7 @@ MODEL = "model.onnx"
 def build(checkpoint: Path, out_dir: Path, precision: str, provider: str = "cpu",
           extra: dict[str, str] | None = None) -> None:
     """Run the model builder: `precision` is one of its own (fp32, fp16, int8, int4)."""
-    with tempfile.TemporaryDirectory(prefix="enginebench-ortbuild-") as cache:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("ortbuild")) as cache:
         cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(checkpoint),
                "-o", str(out_dir), "-p", precision, "-e", provider, "-c", cache]
         if extra:

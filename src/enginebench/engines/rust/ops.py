@@ -22,6 +22,7 @@ from enginebench.engines.rust.runner import (
     runner_available,
     runner_build,
 )
+from enginebench.leftovers import temp_prefix
 from enginebench.ops.cases import OpCase
 from enginebench.ops.timing import TimingPlan
 
@@ -71,7 +72,7 @@ class RustRunnerOps(OpsEngine):
             plan: TimingPlan) -> OpRun:
         runner = self._process()
         if self._tmp is None:
-            self._tmp = Path(tempfile.mkdtemp(prefix=f"enginebench-ops-{self.name}-"))
+            self._tmp = Path(tempfile.mkdtemp(prefix=f"{temp_prefix('ops')}{self.name}-"))
         files, paths = {}, []
         for name, value in inputs.items():
             path = self._tmp / f"{name}.f32"

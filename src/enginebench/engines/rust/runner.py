@@ -22,6 +22,7 @@ from typing import ClassVar
 import numpy as np
 
 from enginebench.engines.base import Engine, Generation, LoadedModel, Unsupported
+from enginebench.leftovers import temp_prefix
 from enginebench.models.checkpoint import Checkpoint
 
 RUNNERS_ENV = "ENGINEBENCH_RUNNERS"
@@ -187,7 +188,7 @@ class RustRunnerEngine(Engine):
         return Generation(reply["ids"], reply["times"])
 
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
-        with tempfile.TemporaryDirectory(prefix="enginebench-logits-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=temp_prefix("logits")) as tmp:
             out = Path(tmp) / "logits.f32"
             reply = model.handle.request("logits", {"op": "logits", "ids": ids,
                                                     "out": str(out)})
