@@ -19,15 +19,17 @@ def test_failed_export_is_a_recorded_failure(name: str, tiny: Checkpoint,
         pytest.skip(f"{name} is not installed")
     broken = tmp_path / "broken-model"
     shutil.copytree(tiny.path, broken)
-    weights = broken / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 3])  # cut short
+    # damaged weights are refused by open_checkpoint now; an architecture the exporter
+    # does not know still gets past enginebench and fails the export
+    config = broken / "config.json"
+    config.write_text(config.read_text().replace("LlamaForCausalLM", "LlamaForNothing"))
     ckpt = open_checkpoint(broken)
     workload = Workload(prompt_tokens=8, new_tokens=4, warmups=0, reps=1, threads=1)
     suite = Suite(ckpt, [CellSpec(cls, "fp32")], workload, "m", tmp_path / "results")
     (cell,) = suite.run().cells
     assert cell.status == "failed"
     assert cell.error.startswith("RuntimeError: ONNX export")
-    assert "safetensors" in cell.error.lower() or "deserializ" in cell.error.lower()
+    assert "not currently supported" in cell.error
 
 
 # /proc/cpuinfo flags of the CPUs seen: AMD EPYC Zen 2/3 (AVX2 only), Zen 4 and Intel Xeon

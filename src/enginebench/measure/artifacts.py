@@ -7,15 +7,16 @@ corrupted file is found and rebuilt, never benchmarked.
 
 import hashlib
 import json
+import math
 import shutil
 from pathlib import Path
 
 from enginebench.engines.base import Engine
 from enginebench.models.checkpoint import Checkpoint, weight_files
+from enginebench.models.digest import sha256_file
 from enginebench.paths import cache_root
 
 MARKER = "enginebench-artifact.json"
-HASH_BLOCK = 8 << 20
 
 
 def artifact_dir(ckpt: Checkpoint, engine: type[Engine], precision: str) -> Path:
@@ -31,43 +32,58 @@ def _files(path: Path) -> list[Path]:
     return sorted(f for f in path.rglob("*") if f.is_file() and f.name != MARKER)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(HASH_BLOCK):
-            h.update(block)
-    return h.hexdigest()
+def _marker(marker: Path) -> tuple[float, dict[str, tuple[int, str]]] | str:
+    """(conversion time, rel path -> (size, digest)) from a marker, or why it is unusable."""
+    try:
+        record = json.loads(marker.read_text())
+    except (OSError, ValueError, RecursionError) as e:
+        return f"{marker} is unreadable ({type(e).__name__})"
+    if not isinstance(record, dict) or not isinstance(record.get("files"), dict):
+        return f"{marker} is not an object with a files table"
+    convert_s = record.get("convert_s")
+    if not isinstance(convert_s, int | float) or isinstance(convert_s, bool) \
+            or not math.isfinite(convert_s) or convert_s < 0:
+        return f"{marker} has no usable convert_s"
+    files: dict[str, tuple[int, str]] = {}
+    for rel, entry in record["files"].items():
+        if not (isinstance(entry, list) and len(entry) == 2 and type(entry[0]) is int
+                and isinstance(entry[1], str)):
+            return f"{marker}: entry {rel!r} is not [size, sha256]"
+        files[rel] = (entry[0], entry[1])
+    return float(convert_s), files
 
 
 def verify(path: Path) -> tuple[float | None, str | None]:
     """(conversion time, None) for a complete cached artifact; (None, why) otherwise.
 
-    `why` is None when there is simply no artifact yet, else what failed the check.
+    `why` is None when there is simply no artifact yet, else what failed the check (a
+    malformed marker included, so the artifact is rebuilt).
     """
     marker = path / MARKER
     if not marker.is_file():
         return None, None
+    parsed = _marker(marker)
+    if isinstance(parsed, str):
+        return None, parsed
+    convert_s, expected = parsed
     try:
-        record = json.loads(marker.read_text())
-        expected: dict[str, list] = record["files"]
-        convert_s = float(record["convert_s"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None, f"{marker} is unreadable"
-    actual = {str(f.relative_to(path)) for f in _files(path)}
-    if actual != set(expected):
-        return None, f"{path}: files {sorted(actual ^ set(expected))} missing or unexpected"
-    for rel, (size, digest) in expected.items():
-        f = path / rel
-        if f.stat().st_size != size:
-            return None, f"{f} is {f.stat().st_size} bytes, {size} when it was written"
-        if _sha256(f) != digest:
-            return None, f"{f} does not match the checksum it was written with"
+        actual = {str(f.relative_to(path)) for f in _files(path)}
+        if actual != set(expected):
+            return None, f"{path}: files {sorted(actual ^ set(expected))} missing or unexpected"
+        for rel, (size, digest) in expected.items():
+            f = path / rel
+            if f.stat().st_size != size:
+                return None, f"{f} is {f.stat().st_size} bytes, {size} when it was written"
+            if sha256_file(f) != digest:
+                return None, f"{f} does not match the checksum it was written with"
+    except OSError as e:
+        return None, f"{path} cannot be read ({e})"
     return convert_s, None
 
 
 def commit(tmp: Path, final: Path, convert_s: float) -> None:
     """Record sizes and checksums of a freshly converted artifact and move it into place."""
-    files = {str(f.relative_to(tmp)): [f.stat().st_size, _sha256(f)] for f in _files(tmp)}
+    files = {str(f.relative_to(tmp)): [f.stat().st_size, sha256_file(f)] for f in _files(tmp)}
     (tmp / MARKER).write_text(json.dumps({"convert_s": convert_s, "files": files}, indent=1))
     discard(final)
     tmp.rename(final)

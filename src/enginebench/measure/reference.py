@@ -5,6 +5,7 @@ by checkpoint, sequences and PyTorch version."""
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +42,16 @@ class Reference:
         return k, self.margins[k] if k is not None and k < len(self.margins) else None
 
 
+# what a truncated, damaged or foreign reference file raises on reading
+UNREADABLE = (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError)
+
+
 def _load(path: Path, label: str) -> Reference:
+    """The reference in `path`; its logits are read too, so a damaged member (checked
+    against its CRC on reading) is found here, before any cell."""
     with np.load(path) as data:
+        if data["logits"].ndim != 2:
+            raise ValueError(f"{path}: logits of shape {data['logits'].shape}")
         return Reference(label, path, data["greedy"].tolist(), data["margins"].tolist())
 
 
@@ -67,8 +76,8 @@ def reference(ckpt: Checkpoint, quality_ids: list[int], prompt: list[int], new_t
     if path.is_file():
         try:
             return _load(path, label)
-        except (OSError, ValueError, KeyError):
-            path.unlink()  # a damaged cache file is recomputed
+        except UNREADABLE:
+            path.unlink(missing_ok=True)  # a damaged cache file is recomputed
     path.parent.mkdir(parents=True, exist_ok=True)
     job = ReferenceJob(adapter=adapter_ref(cls), checkpoint=str(ckpt.path), model=ckpt.name,
                        precision=precision, threads=threads, artifact=str(ckpt.path),
@@ -77,4 +86,8 @@ def reference(ckpt: Checkpoint, quality_ids: list[int], prompt: list[int], new_t
     done = run_isolated(job, timeout_s, threads)
     if done.status != "ok":
         raise ReferenceUnavailable(f"the {label} reference failed: {done.error}")
-    return _load(path, label)
+    try:
+        return _load(path, label)
+    except UNREADABLE as e:
+        raise ReferenceUnavailable(f"the {label} reference wrote an unreadable {path}: "
+                                   f"{type(e).__name__}: {e}") from e

@@ -2,18 +2,21 @@
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from enginebench.errors import UserError
 from enginebench.models.config import ModelConfig, load_config
+from enginebench.models.digest import file_digests
 from enginebench.models.generate import GENERATOR_VERSION, write_checkpoint
 from enginebench.models.presets import PRESETS, Preset
-from enginebench.models.safetensors_stream import read_header
+from enginebench.models.validate import INDEX, validate
 from enginebench.paths import cache_root
 
-SAMPLE_BYTES = 1 << 20
+# files besides the weights that engines read, so they count in the fingerprint
+READ_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+              "special_tokens_map.json", "added_tokens.json", "generation_config.json",
+              INDEX)
 
 
 @dataclass(frozen=True)
@@ -65,20 +68,18 @@ def weight_files(path: Path) -> list[Path]:
 
 
 def _fingerprint(path: Path, files: list[Path]) -> str:
-    """Hash of config, tensor headers, sizes and the first/last MB of each weight file."""
-    h = hashlib.sha256((path / "config.json").read_bytes())
-    for f in files:
-        size = f.stat().st_size
-        h.update(f"{f.name}:{size}".encode())
-        with open(f, "rb") as fh:
-            h.update(fh.read(SAMPLE_BYTES))
-            fh.seek(max(0, size - SAMPLE_BYTES))
-            h.update(fh.read(SAMPLE_BYTES))
-    return h.hexdigest()[:16]
+    """SHA-256 over the full bytes of config.json, the tokenizer files present and every
+    weight file (models/digest.py hashes each file once per size and mtime)."""
+    named = [path / "config.json", *(path / n for n in READ_FILES if (path / n).is_file()),
+             *files]
+    digests = file_digests(named)
+    listing = json.dumps([[f.name, digests[f]] for f in named])
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]
 
 
 def open_checkpoint(path: Path, name: str | None = None) -> Checkpoint:
-    """Check that `path` is a Llama-family HF checkpoint with a tokenizer, and describe it."""
+    """Check that `path` is a Llama-family HF checkpoint with a tokenizer and weights that
+    match its config (models/validate.py), and describe it."""
     if not path.is_dir():
         raise UserError(f"--model {path}: not a preset name and not a directory; "
                         f"presets: {', '.join(PRESETS)}")
@@ -87,23 +88,25 @@ def open_checkpoint(path: Path, name: str | None = None) -> Checkpoint:
         raise UserError(f"{path}: no tokenizer.json or tokenizer.model; engines need the "
                         "checkpoint's tokenizer")
     files = weight_files(path)
-    params = 0
-    for f in files:
-        header = read_header(f)
-        params += sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
+    params = validate(path, files, config)
     return Checkpoint(name or path.name, path.resolve(), config, params,
                       _fingerprint(path, files))
+
+
+def _local(model: str) -> Path:
+    """`model`, not a preset, as the path of a checkpoint that exists."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise UserError(f"--model {model!r} is neither a preset nor a directory: unknown "
+                        f"preset and no such directory; presets: {', '.join(PRESETS)}")
+    return path
 
 
 def resolve_model(model: str, generate: bool = True) -> Checkpoint:
     """A preset name (generated on first use) or a path to a local checkpoint directory."""
     preset = PRESETS.get(model)
     if preset is None:
-        path = Path(model).expanduser()
-        if not path.exists():
-            raise UserError(f"--model {model!r}: unknown preset and no such directory; "
-                            f"presets: {', '.join(PRESETS)}")
-        return open_checkpoint(path)
+        return open_checkpoint(_local(model))
     dest = preset_dir(preset)
     if not (dest / "config.json").is_file():
         if not generate:
@@ -118,7 +121,4 @@ def model_config(model: str) -> ModelConfig:
     generating or reading any weights."""
     if model in PRESETS:
         return PRESETS[model].config()
-    if not (Path(model) / "config.json").is_file():
-        raise UserError(f"--model {model!r} is neither a preset ({', '.join(PRESETS)}) nor a "
-                        "directory with a config.json")
-    return load_config(Path(model))
+    return load_config(_local(model))

@@ -3,6 +3,7 @@
 The `safetensors` library wants every tensor of a file in memory at once; a 7B-shaped
 checkpoint does not fit in this machine's memory in fp32, so the generator writes the
 format (8-byte little-endian header length, JSON header, raw bytes) tensor by tensor.
+`read_header` reads that framing back, bounds-checked, for models/validate.py.
 """
 
 import json
@@ -11,6 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+
+from enginebench.errors import UserError
 
 # numpy dtype name -> (safetensors dtype, bytes per element). bf16 travels as uint16 bits.
 DTYPES = {"float32": ("F32", 4), "float16": ("F16", 2), "bfloat16": ("BF16", 2)}
@@ -61,8 +64,33 @@ def write_file(
     return 8 + len(raw) + offset
 
 
-def read_header(path: Path) -> dict:
-    """The JSON header of a safetensors file (tensor names, dtypes, shapes, offsets)."""
+# safetensors' own limit on the JSON header
+MAX_HEADER_BYTES = 100_000_000
+
+
+def read_header(path: Path) -> tuple[dict, int]:
+    """The parsed JSON header of a safetensors file and the length of its data section.
+
+    Only the framing is checked here (models/validate.py checks the entries): a file too
+    short for the 8-byte length, a length beyond the file, or a header that is not JSON
+    is a UserError naming the file; a claimed length is never allocated before that.
+    """
+    size = path.stat().st_size
+    if size < 8:
+        raise UserError(f"{path}: {size} bytes; a safetensors file starts with an 8-byte "
+                        "header length, so it is truncated or not safetensors")
     with open(path, "rb") as f:
         (length,) = struct.unpack("<Q", f.read(8))
-        return json.loads(f.read(length))
+        if length > size - 8:
+            raise UserError(f"{path}: the header claims {length} bytes but only {size - 8} "
+                            "follow; the file is truncated or not safetensors")
+        if length > MAX_HEADER_BYTES:
+            raise UserError(f"{path}: a {length}-byte header is more than safetensors "
+                            f"allows ({MAX_HEADER_BYTES}); the file is not safetensors")
+        raw = f.read(length)
+    try:
+        header = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise UserError(f"{path}: the header is not JSON ({str(e)[:100]}); the file is "
+                        "damaged or not safetensors") from None
+    return header, size - 8 - length
