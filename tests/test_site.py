@@ -31,8 +31,9 @@ PAGES = ("index.html", "features.html", "trends/index.html", "trends/synthetic-a
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two synthetic machines, three nights each; the latest run of machine a carries markup
-    in an engine version and an error message; a third machine's label, model, run id and
-    command carry it too; one results file is corrupt."""
+    in an engine version and an error message; a third machine's model, run id and
+    command carry it too (a machine label is a safe name by the schema); one results file
+    is corrupt."""
     tmp = tmp_path_factory.mktemp("site")
     results = tmp / "data" / "results"
     for i, machine in enumerate(("synthetic-a", "synthetic-b")):
@@ -46,7 +47,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     failed.error = f"crashed: {PAYLOAD}"
     save_run(hostile, run_path(results, hostile))
     # markup where MkDocs takes a page title from (the first heading) and in file names
-    marked = synthetic_run(f"synthetic-c{PAYLOAD}", datetime(2026, 1, 3, 3), seed=98,
+    marked = synthetic_run("synthetic-c", datetime(2026, 1, 3, 3), seed=98,
                            model=f"small{PAYLOAD}")
     marked.run_id, marked.command = f"run{PAYLOAD}", f"enginebench run {PAYLOAD}"
     save_run(marked, results / "synthetic-c" / "marked.json")

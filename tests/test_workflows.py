@@ -1,5 +1,6 @@
 """The GitHub workflows (actionlint, zizmor, and the project's own rules: SHA-pinned
-actions, least privilege, timeouts, no self-hosted job on pull requests), the runner
+actions, least privilege, timeouts, no self-hosted job on pull requests, no self-hosted
+label outside the nightly workflow, which pull requests never trigger), the runner
 profiles, `run --profile`, and the asv suite and its results format."""
 
 import argparse
@@ -76,6 +77,99 @@ def test_workflow_rules(path: Path) -> None:
                 assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), uses
             if step.get("uses", "").startswith("actions/checkout"):
                 assert step["with"]["persist-credentials"] is False
+
+
+NIGHTLY = "nightly.yml"
+# GitHub-hosted images; any other label (self-hosted, enginebench-cpu, linux, x64...) can
+# route a job to a self-hosted runner
+GITHUB_HOSTED = re.compile(r"(ubuntu|windows|macos)-(latest|\d+(\.\d+)?)(-[a-z0-9]+)*")
+MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([\w-]+)\s*\}\}")
+# events someone without write access can cause, with the workflow file of the default branch
+FORK_EVENTS = {"pull_request", "pull_request_target", "workflow_run", "issue_comment",
+               "pull_request_review", "pull_request_review_comment", "discussion_comment"}
+
+
+def _strings(value: object) -> list[str]:
+    """Every string in a YAML value (a label, a list of them, a mapping of them)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    return []
+
+
+def _runner_labels(job: dict) -> list[str]:
+    """The labels a job's runs-on can name: its strings, with each `${{ matrix.X }}` read
+    as every value X takes in the matrix (its lists and its include entries); any other
+    expression is kept as it is, and is no GitHub-hosted image."""
+    matrix = (job.get("strategy") or {}).get("matrix") or {}
+    out = []
+    for text in _strings(job.get("runs-on", [])):
+        keys = MATRIX_REF.findall(text)
+        if not keys:
+            out.append(text)
+            continue
+        for key in keys:
+            out += _strings(matrix.get(key)) + [
+                s for entry in (matrix.get("include") or []) for s in _strings(entry.get(key))]
+    return out
+
+
+def self_hosted_problems(doc: dict) -> list[str]:
+    """Why a workflow other than the nightly one could reach a self-hosted runner."""
+    problems = []
+    for name, job in doc.get("jobs", {}).items():
+        uses = job.get("uses")
+        if uses and not uses.startswith("./"):
+            problems.append(f"{name}: calls another repository's workflow {uses}")
+        if isinstance(job.get("runs-on"), dict) and "group" in job["runs-on"]:
+            problems.append(f"{name}: runs on a runner group")
+        problems += [f"{name}: runs-on names {label!r}, not a GitHub-hosted image"
+                     for label in _runner_labels(job) if not GITHUB_HOSTED.fullmatch(label)]
+    return problems
+
+
+@pytest.mark.parametrize("path", [p for p in WORKFLOWS if p.name != NIGHTLY],
+                         ids=lambda p: p.name)
+def test_only_the_nightly_workflow_names_a_self_hosted_label(path: Path) -> None:
+    assert self_hosted_problems(_load(path)) == []
+
+
+def test_the_nightly_workflow_is_not_run_by_pull_requests() -> None:
+    doc = _load(ROOT / ".github" / "workflows" / NIGHTLY)
+    triggers = doc["on"] if isinstance(doc["on"], dict | list) else [doc["on"]]
+    assert not FORK_EVENTS & set(triggers)
+    labels = {label for job in doc["jobs"].values() for label in _runner_labels(job)}
+    assert "self-hosted" in labels and "enginebench-cpu" in labels  # the check reads them
+
+
+@pytest.mark.parametrize("job", [
+    {"runs-on": "self-hosted"},
+    {"runs-on": "enginebench-cpu"},
+    {"runs-on": ["self-hosted", "enginebench-cpu"]},
+    {"runs-on": ["linux", "x64"]},
+    {"runs-on": {"group": "benchmarks"}},
+    {"runs-on": {"labels": ["ubuntu-24.04", "enginebench-cuda"]}},
+    {"runs-on": "${{ vars.RUNNER }}"},
+    {"runs-on": "${{ matrix.os }}", "strategy": {"matrix": {"os": ["ubuntu-24.04",
+                                                                   "self-hosted"]}}},
+    {"runs-on": "${{ matrix.labels }}", "strategy": {"matrix": {"include": [
+        {"labels": "ubuntu-24.04"}, {"labels": ["self-hosted", "enginebench-m1"]}]}}},
+    {"uses": "someone/else/.github/workflows/bench.yml@main"},
+], ids=lambda j: json.dumps(j)[:60])
+def test_every_form_of_a_self_hosted_runs_on_is_found(job: dict) -> None:
+    assert self_hosted_problems({"jobs": {"j": {"steps": [], **job}}})
+
+
+def test_github_hosted_runs_on_passes() -> None:
+    matrix = {"os": ["ubuntu-24.04", "macos-14", "windows-latest"],
+              "include": [{"os": "ubuntu-24.04-arm"}]}
+    assert self_hosted_problems({"jobs": {
+        "a": {"runs-on": "ubuntu-latest"}, "b": {"runs-on": ["ubuntu-24.04"]},
+        "c": {"runs-on": "${{ matrix.os }}", "strategy": {"matrix": matrix}},
+        "d": {"uses": "./.github/workflows/reusable.yml"}}}) == []
 
 
 @pytest.mark.parametrize("name", PROFILES)

@@ -18,7 +18,7 @@ from enginebench.engines.registry import (
     parse_ops_engines,
     select_precisions,
 )
-from enginebench.errors import UserError, one_line
+from enginebench.errors import UserError
 from enginebench.leftovers import sweep
 from enginebench.measure.header import check_machine_label
 from enginebench.measure.suite import CellSpec, Suite
@@ -27,6 +27,7 @@ from enginebench.models.checkpoint import model_config, preset_dir, resolve_mode
 from enginebench.models.presets import PRESETS, preset_params
 from enginebench.paths import cache_root
 from enginebench.profile import load_profile
+from enginebench.report.safe import plain, term
 from enginebench.report.table import FORMATS, render
 from enginebench.results.schema import PRECISION_CLASSES, OpsRun
 from enginebench.results.store import load_document
@@ -172,7 +173,7 @@ def sweep_leftovers(err: Console) -> None:
     """Remove what runs killed outright left in the temp folder and the cache."""
     removed = sweep(cache_root())
     if removed:
-        err.print(Text(f"removed {len(removed)} temp folders of runs that were killed "
+        err.print(term(f"removed {len(removed)} temp folders of runs that were killed "
                        f"(e.g. {removed[0]})"))
 
 
@@ -202,13 +203,13 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
     workload = Workload(args.prompt_tokens, args.new_tokens, args.warmups, args.reps,
                         args.threads, args.rounds)
     err = progress_console(args.format)
-    with err.status(Text(f"preparing model {model}")):
+    with err.status(term(f"preparing model {model}")):
         ckpt = resolve_model(model)
     if args.roofline == "on" and bandwidth is None:
         bandwidth = _bandwidth(workload.threads, err)
     suite = Suite(ckpt, specs, workload, args.machine, args.out,
                   timeout_s=args.timeout, quality=args.quality == "on", bandwidth=bandwidth)
-    err.print(Text(f"{len(specs)} cells x {workload.rounds} rounds -> {suite.path}"))
+    err.print(term(f"{len(specs)} cells x {workload.rounds} rounds -> {suite.path}"))
 
     total = len(specs) * workload.rounds
     with err.status("") as status:
@@ -220,13 +221,13 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
                 status.update(f"[{done + 1}/{total}] round {round_no + 1}: {spec.label}")
             else:
                 done += 1
-                err.print(Text(f"  {spec.label} (round {round_no + 1}): {state}"))
+                err.print(term(f"  {spec.label} (round {round_no + 1}): {state}"))
 
         run = suite.run(progress)
     text = render(run, args.format, console)
     if text is not None:
         sys.stdout.write(text)
-    err.print(Text(f"saved {suite.path}"))
+    err.print(term(f"saved {suite.path}"))
     return bandwidth
 
 
@@ -267,14 +268,14 @@ def cmd_ops(args: argparse.Namespace, console: Console) -> int:
             if state == "running":
                 status.update(text)
             else:
-                err.print(Text(f"  {text}"))
+                err.print(term(f"  {text}"))
 
         run, path = run_ops(spec, args.machine, args.out, progress,
                             bandwidth)
     text = render_ops(run, args.format, console)
     if text is not None:
         sys.stdout.write(text)
-    err.print(Text(f"saved {path}"))
+    err.print(term(f"saved {path}"))
     return 0
 
 
@@ -297,7 +298,7 @@ def _bandwidth(threads: int, err: Console, sizes_mb: tuple[int, ...] | None = No
     with err.status(f"measuring memory bandwidth ({threads} threads)"):
         bandwidth = bandwidth_or_reason(threads, sizes_mb or SIZES_MB)
     if "error" in bandwidth:
-        err.print(Text(f"no memory roofline: {bandwidth['error']}"))
+        err.print(term(f"no memory roofline: {bandwidth['error']}"))
     return bandwidth
 
 
@@ -344,7 +345,7 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
     for name in args.generate or []:
         with console.status(f"generating {name}"):
             ckpt = resolve_model(name)
-        console.print(Text(f"{name}: {ckpt.path} ({ckpt.params / 1e6:.1f}M params)"))
+        console.print(term(f"{name}: {ckpt.path} ({ckpt.params / 1e6:.1f}M params)"))
     if args.generate:
         return 0
     table = Table(title="model presets (random weights, generated on first use)")
@@ -378,8 +379,8 @@ def cmd_site(args: argparse.Namespace, console: Console) -> int:
     with console.status("building the site"):
         report = build_site(Path.cwd(), args.data, args.out)
     for skipped in report.results.skipped:
-        console.print(Text(f"skipped {skipped.reason}"), style="yellow")
-    console.print(Text(f"{len(report.results.runs)} runs, {report.pages} pages: rendered in "
+        console.print(term(f"skipped {skipped.reason}"), style="yellow")
+    console.print(term(f"{len(report.results.runs)} runs, {report.pages} pages: rendered in "
                        f"{report.render_s:.1f} s, mkdocs build {report.mkdocs_s:.1f} s -> "
                        f"{args.out}"))
     if args.serve:
@@ -426,7 +427,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return cmd_site(args, console)
         return cmd_models(args, console)
     except UserError as e:
-        print(f"error: {one_line(str(e))}", file=sys.stderr)  # one line, never wrapped
+        print(f"error: {plain(e)}", file=sys.stderr)  # one line, never wrapped
         return 2
     except KeyboardInterrupt as e:
         if isinstance(e, Terminated):

@@ -5,6 +5,7 @@ import io
 
 from rich.console import Console
 
+from enginebench.report import safe
 from enginebench.report.numbers import number
 from enginebench.report.table import footnote, render_as
 from enginebench.results.schema import OpResult, OpsRun
@@ -57,10 +58,10 @@ def _csv(run: OpsRun) -> str:
                      "time_us_median", "time_us_mean", "time_us_sd", "time_us_cv"])
     for r in run.results:
         t = r.time_us
-        writer.writerow([run.run_id, run.machine.label, run.model.get("name"),
-                         run.workload.threads, *["" if getattr(r, f) is None else getattr(r, f)
-                                                 for f in CSV_FIELDS],
-                         *([t.median, t.mean, t.sd, t.cv] if t else ["", "", "", ""])])
+        writer.writerow(safe.csv_row([
+            run.run_id, run.machine.label, run.model.get("name"), run.workload.threads,
+            *[getattr(r, f) for f in CSV_FIELDS],
+            *([t.median, t.mean, t.sd, t.cv] if t else ["", "", "", ""])]))
     return buf.getvalue()
 
 

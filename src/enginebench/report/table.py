@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from enginebench.report import safe
 from enginebench.report.numbers import number
 from enginebench.results.schema import Cell, Run, Stat
 
@@ -115,41 +115,44 @@ def _csv(run: Run) -> str:
             st: Stat | None = getattr(m, s)
             values += [st.median, st.mean, st.sd, st.cv] if st else ["", "", "", ""]
         itl = [m.itl_ms.p50, m.itl_ms.p90, m.itl_ms.p99] if m.itl_ms else ["", "", ""]
-        writer.writerow([run.run_id, run.machine.label, run.model.get("name"), c.engine,
-                         c.engine_version, c.precision, c.precision_class, c.device, c.status,
-                         c.error or "", run.workload.threads, *values, *itl, m.peak_rss_mb,
-                         m.load_s, m.convert_s, m.artifact_bytes,
-                         *[getattr(c.quality, f) if c.quality else "" for f in QUALITY_FIELDS],
-                         m.roofline_tps, m.roofline_pct, c.implausible or ""])
+        writer.writerow(safe.csv_row([
+            run.run_id, run.machine.label, run.model.get("name"), c.engine, c.engine_version,
+            c.precision, c.precision_class, c.device, c.status, c.error, run.workload.threads,
+            *values, *itl, m.peak_rss_mb, m.load_s, m.convert_s, m.artifact_bytes,
+            *[getattr(c.quality, f) if c.quality else "" for f in QUALITY_FIELDS],
+            m.roofline_tps, m.roofline_pct, c.implausible]))
     return buf.getvalue()
 
 
 def markdown(title: str, columns: tuple[str, ...], body: list[list[str]],
              notes: list[str]) -> str:
-    """A titled markdown table with its numbered notes under it."""
+    """A titled markdown table with its numbered notes under it; every text is escaped
+    (safe.md)."""
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |"
+        return "| " + " | ".join(safe.md(x) for x in cells) + " |"
 
-    out = [f"**{title}**", "", line(list(columns)), line(["---"] * len(columns))]
+    out = [f"**{safe.md(title)}**", "", line(list(columns)), line(["---"] * len(columns))]
     out += [line(r) for r in body]
     if notes:
-        out += [""] + [n.replace("\n", " ") + "  " for n in notes]
+        out += [""] + [safe.md(n) + "  " for n in notes]
     return "\n".join(out) + "\n"
 
 
 def print_table(title: str, columns: tuple[str, ...], body: list[list[str]],
                 notes: list[str], console: Console | None) -> None:
-    """A titled rich table (numbers right-aligned) and its numbered notes, on `console`."""
-    table = Table(title=title, title_justify="left")
+    """A titled rich table (numbers right-aligned) and its numbered notes, on `console`.
+    Every text is a rich Text with its control characters stripped (safe.term): no markup
+    is read and no escape sequence reaches the terminal."""
+    table = Table(title=safe.term(title), title_justify="left")
     for col in columns:
         table.add_column(col, justify="right" if any(u in col for u in NUMERIC) else "left",
                          overflow="fold")
     for r in body:
-        table.add_row(*(Text(x) for x in r))  # Text: error messages are not markup
+        table.add_row(*(safe.term(x) for x in r))
     console = console or Console()
     console.print(table)
     for note in notes:
-        console.print(Text(note))
+        console.print(safe.term(note))
 
 
 def render_as(doc: object, fmt: str, console: Console | None, title: str,
@@ -158,7 +161,7 @@ def render_as(doc: object, fmt: str, console: Console | None, title: str,
     """A results document in `fmt`: JSON, CSV, markdown, or a rich table printed to
     `console` (then None). `rows` appends its notes to the list it is given."""
     if fmt == "json":
-        return doc.model_dump_json(indent=1) + "\n"
+        return safe.json_text(doc.model_dump_json(indent=1)) + "\n"
     if fmt == "csv":
         return csv_text()
     notes: list[str] = []

@@ -12,10 +12,13 @@ import itertools
 import json
 import math
 import re
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from enginebench.errors import UserError
+from pydantic import ValidationError
+
+from enginebench.errors import UserError, field_error
 from enginebench.results.schema import (
     PRECISION_CLASSES,
     SCHEMA_VERSION,
@@ -26,6 +29,7 @@ from enginebench.results.schema import (
     Workload,
 )
 from enginebench.results.stats import summarize
+from enginebench.results.store import read_text
 
 TRACKS = {"track_decode_tps": "decode_tps", "track_prefill_tps": "prefill_tps",
           "track_ttft_ms": "ttft_ms", "track_peak_rss_mb": "peak_rss_mb"}
@@ -125,12 +129,15 @@ def asv_files(results_dir: Path) -> list[Path]:
 
 
 def asv_file_runs(path: Path) -> list[Run]:
-    """One asv results file as runs: one per model, with the cells of every engine. The
-    machine label is the folder's (`asv machine --machine LABEL`)."""
+    """One asv results file as runs: one per model (and workload), with the cells of every
+    engine. The machine label is the folder's (`asv machine --machine LABEL`); any problem
+    is one UserError line naming the file."""
+    text = read_text(path, "asv results file")  # a directory or FIFO is one line, too
     try:
-        doc = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: not valid JSON ({e})") from e
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else e
+        raise UserError(f"{path}: not valid JSON ({why})") from e
     if not isinstance(doc, dict) or doc.get("version") != 2:
         raise UserError(f"{path}: not an asv results file of version 2")
     try:
@@ -143,23 +150,34 @@ def asv_file_runs(path: Path) -> list[Run]:
                   for row in doc["results"].values()]
         ms = min((t for t in starts if isinstance(t, int | float)), default=doc["date"])
         created = datetime.fromtimestamp(ms / 1000, UTC)
-        commit = doc["commit_hash"]
-    except (KeyError, TypeError, ValueError, SyntaxError) as e:
-        raise UserError(f"{path}: not a readable asv results file ({e!r})") from e
+        commit = str(doc["commit_hash"])
+        groups = sorted(by_run.items())
+    except (KeyError, TypeError, ValueError, SyntaxError, AttributeError, ArithmeticError,
+            RecursionError, OSError) as e:
+        raise UserError(f"{path}: not a readable asv results file ({e!r:.300})") from e
     runs = []
-    for (model, workload), entries in sorted(by_run.items()):
+    label, params = path.parent.name, doc.get("params")
+    workloads = Counter(model for model, _ in by_run)
+    for (model, workload), entries in groups:
+        # the machine is in the run id (two machines' files of one commit are two runs), and
+        # the workload where a model has more than one
+        run_id = "-".join(["asv", commit[:8], label, str(model)] + (
+            [str(workload).replace(" ", "-")] if workloads[model] > 1 else []))
         try:
             run_cells = [_cell(engine, precision, figures)
                          for engine, precision, figures in entries]
             shape = _workload(workload)
-        except ValueError as e:
+            runs.append(Run(
+                schema_version=SCHEMA_VERSION, run_id=run_id,
+                created_at=created,
+                command=f"asv run -E existing --set-commit-hash {commit} (on {model})",
+                machine=_machine(params if isinstance(params, dict) else {}, label),
+                environment={"asv": {"results_file": path.name,
+                                     "env_name": doc.get("env_name"),
+                                     "python": doc.get("python"), "commit": commit}},
+                model={"name": model}, workload=shape, cells=run_cells))
+        except ValidationError as e:
+            raise field_error(path, e) from e
+        except (ValueError, TypeError) as e:
             raise UserError(f"{path}: {e}") from e
-        runs.append(Run(
-            schema_version=SCHEMA_VERSION, run_id=f"asv-{commit[:8]}-{model}",
-            created_at=created,
-            command=f"asv run -E existing --set-commit-hash {commit} (on {model})",
-            machine=_machine(doc.get("params", {}), path.parent.name),
-            environment={"asv": {"results_file": path.name, "env_name": doc.get("env_name"),
-                                 "python": doc.get("python"), "commit": commit}},
-            model={"name": model}, workload=shape, cells=run_cells))
     return runs

@@ -36,7 +36,8 @@ class Stat(_Strict):
     sd: NonNeg
     ci95: tuple[float, float]
     cv: NonNeg | None
-    samples: list[NonNeg] = Field(min_length=1)
+    samples: list[NonNeg] = Field(description="every raw sample; empty where only a "
+                                  "median was kept (asv's results)")
     outliers: list[int] = Field(description="indices of samples outside Tukey's fences")
     round_medians: list[NonNeg]
     round_cv: NonNeg | None

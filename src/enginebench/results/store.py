@@ -3,6 +3,7 @@ one-line errors."""
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -50,24 +51,46 @@ def load_run(path: Path) -> Run:
     return doc
 
 
+def read_text(path: Path, what: str = "results file") -> str:
+    """The UTF-8 text of the regular file `path`; anything else is one UserError line. A
+    directory, FIFO or device is refused from its stat and never opened (opening a FIFO
+    waits for a writer); the open is non-blocking and checked again, for a file swapped
+    in between."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UserError(f"{path}: not a regular file, so not a {what}")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise UserError(f"{path}: not a regular file, so not a {what}")
+            data = f.read()
+    except FileNotFoundError as e:
+        raise UserError(f"{path}: no such {what}") from e
+    except OSError as e:
+        raise UserError(f"{path}: cannot be read ({e.strerror or e})") from e
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not valid JSON ({e})") from e
+
+
 def load_document(path: Path) -> Document:
     """Read and validate a results document of either kind (its `kind` field says which);
     any problem is one line naming the file and field."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError as e:
-        raise UserError(f"{path}: no such results file") from e
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not valid JSON ({e})") from e
+    text = read_text(path)
     kind = OpsRun if '"kind": "ops"' in text[:200] else Run
     try:
         return kind.model_validate_json(text)  # the fast path; a bad file is explained below
-    except ValidationError:
-        pass
+    except ValidationError as e:
+        first = e.errors()[0]
+        if first["type"] == "json_invalid" and "recursion" in first["msg"]:
+            # json.loads below might parse it, and every later dump or render fail
+            raise UserError(f"{path}: not valid JSON (nested too deeply)") from e
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: not valid JSON ({e})") from e
+    except (json.JSONDecodeError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else e
+        raise UserError(f"{path}: not valid JSON ({why})") from e
     if not isinstance(data, dict):
         raise UserError(f"{path}: field (document): expected a JSON object")
     version = data.get("schema_version")
@@ -84,4 +107,6 @@ def load_document(path: Path) -> Document:
 
 
 def list_runs(root: Path) -> list[Path]:
+    """Every `root/<machine>/*.json`, whatever it is: load_document refuses a directory,
+    FIFO or link loop among them with one line, so a caller can list it and go on."""
     return sorted(root.glob("*/*.json"))

@@ -1,11 +1,13 @@
 """Every results file under the data folder (native runs under results/, asv's under
 asv/results/) as validated runs; an unreadable file is listed, never fatal."""
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from enginebench.errors import UserError
+from enginebench.report.safe import plain
 from enginebench.results.asv_import import asv_file_runs, asv_files
 from enginebench.results.schema import Cell, OpsRun, Run
 from enginebench.results.store import list_runs, load_document
@@ -43,9 +45,22 @@ class Results:
         return self.of(machine, model)[-1]
 
 
+# names MkDocs gives a meaning of their own in a folder (README.md is taken as its index)
+RESERVED = ("index", "readme")
+SLUG_CHARS = 64
+
+
 def slug(text: str) -> str:
-    """A file name for a run id or machine label: anything unusual becomes `-`."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "x"
+    """A page file name (and anchor) for a run id, machine label or model: the text itself
+    when it is a plain name; otherwise its safe characters (anything unusual becomes `-`,
+    leading dots go: MkDocs skips dotfiles) and a hash of the whole text, so two texts
+    never share a page."""
+    text = str(text)
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", text).lstrip(".-").rstrip("-")
+    if text and safe == text and len(text) <= SLUG_CHARS and text.lower() not in RESERVED:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{safe[:SLUG_CHARS]}-{digest}" if safe else digest
 
 
 def model_name(run: Run | OpsRun) -> str:
@@ -59,23 +74,44 @@ def cell_key(cell: Cell) -> str:
 
 
 def load_results(data_dir: Path) -> Results:
-    """Read `data_dir/results/<machine>/*.json`; bad files go to `skipped` with the reason."""
+    """Read `data_dir/results/<machine>/*.json` (and asv's files); bad files go to
+    `skipped` with the reason (one line, control characters stripped), as does a second
+    file with a run id already read."""
     if not data_dir.is_dir():
         raise UserError(f"{data_dir}: no such data folder (results are under "
                         "data/results/<machine>/; pass --data DIR)")
     out = Results()
+    pages: dict[str, Path] = {}  # a run's page name -> the file it was read from
+
+    def add(path: Path, run: Run) -> None:
+        """One page per run: a second file with a run id already read is listed, not shown
+        (a copy of a run would count twice in its trends)."""
+        first = pages.get(key := slug(run.run_id))
+        if first is None:
+            pages[key] = path
+            out.runs.append(run)
+        else:
+            out.skipped.append(Skipped(path, plain(
+                f"{path}: run id {run.run_id!r} is also in {first}; each run is shown once")))
+
     for path in list_runs(data_dir / "results"):
         try:
             doc = load_document(path)
         except UserError as e:
-            out.skipped.append(Skipped(path, str(e)))
+            out.skipped.append(Skipped(path, plain(e)))
             continue
-        (out.ops_runs if isinstance(doc, OpsRun) else out.runs).append(doc)
+        if isinstance(doc, OpsRun):
+            out.ops_runs.append(doc)
+        else:
+            add(path, doc)
     for path in asv_files(data_dir / "asv" / "results"):
         try:
-            out.runs += asv_file_runs(path)
+            runs = asv_file_runs(path)
         except UserError as e:
-            out.skipped.append(Skipped(path, str(e)))
+            out.skipped.append(Skipped(path, plain(e)))
+            continue
+        for run in runs:
+            add(path, run)
     out.runs.sort(key=lambda r: (r.created_at, r.run_id))
     out.ops_runs.sort(key=lambda r: (r.created_at, r.run_id))
     return out
