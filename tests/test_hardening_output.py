@@ -6,6 +6,7 @@ named `*.json` is one line for `show` and one listed file for the site. Page nam
 import csv
 import io
 import json
+import math
 import os
 import signal
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from enginebench.report import safe
 from enginebench.report.table import COLUMNS, render
 from enginebench.results.schema import Run
 from enginebench.results.store import run_path, save_run
+from enginebench.site import charts
 from enginebench.site.features import load_claims
 from enginebench.site.mkdocs_hook import sidecar
 from enginebench.site.pages import Renderer
@@ -290,3 +292,12 @@ def test_asv_runs_of_two_machines_get_two_pages(tmp_path: Path) -> None:
     (tmp_path / "data" / "results").mkdir()
     loaded = load_results(tmp_path / "data")
     assert not loaded.skipped and len({slug(r.run_id) for r in loaded.runs}) == 2
+
+
+def test_chart_data_never_carries_nan() -> None:
+    """One bare NaN in a chart's JSON stops every later chart of the page from drawing."""
+    spec = charts.with_data({"mark": "point"}, points=[
+        {"x": math.nan, "y": 1.5, "z": math.inf, "w": -math.inf, "name": "a"}])
+    text = json.dumps(spec, allow_nan=False)  # raises on any non-finite number
+    assert json.loads(text)["datasets"]["points"] == [
+        {"x": None, "y": 1.5, "z": None, "w": None, "name": "a"}]
