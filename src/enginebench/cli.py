@@ -403,7 +403,9 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGHUP)}
+    # a signal the caller ignores (`nohup` ignores SIGHUP) stays ignored
+    handlers = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         return _dispatch(args)
     finally:
