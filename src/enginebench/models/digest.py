@@ -14,6 +14,7 @@ import os
 import time
 from pathlib import Path
 
+from enginebench.leftovers import staged
 from enginebench.paths import cache_root
 
 CACHE_FILE = "file-digests.json"
@@ -41,7 +42,7 @@ def _read(cache: Path) -> dict[str, dict]:
 def _write(cache: Path, data: dict[str, dict]) -> None:
     """Replace the cache file atomically, dropping entries of files that are gone."""
     data = {k: v for k, v in data.items() if os.path.exists(k)}
-    tmp = cache.with_name(f"{cache.name}.tmp-{os.getpid()}")  # the staged-name convention
+    tmp = staged(cache)  # swept by a later run if this process dies before the rename
     try:
         tmp.write_text(json.dumps(data, indent=0, sort_keys=True))
         os.replace(tmp, cache)

@@ -9,7 +9,6 @@ from the native names those engines had then (LEGACY_CLASSES)."""
 
 import ast
 import itertools
-import json
 import math
 import re
 from collections import Counter
@@ -29,7 +28,7 @@ from enginebench.results.schema import (
     Workload,
 )
 from enginebench.results.stats import summarize
-from enginebench.results.store import read_text
+from enginebench.results.store import parse_json, read_text
 
 TRACKS = {"track_decode_tps": "decode_tps", "track_prefill_tps": "prefill_tps",
           "track_ttft_ms": "ttft_ms", "track_peak_rss_mb": "peak_rss_mb"}
@@ -133,11 +132,7 @@ def asv_file_runs(path: Path) -> list[Run]:
     engine. The machine label is the folder's (`asv machine --machine LABEL`); any problem
     is one UserError line naming the file."""
     text = read_text(path, "asv results file")  # a directory or FIFO is one line, too
-    try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
-        why = "nested too deeply" if isinstance(e, RecursionError) else e
-        raise UserError(f"{path}: not valid JSON ({why})") from e
+    doc = parse_json(path, text)
     if not isinstance(doc, dict) or doc.get("version") != 2:
         raise UserError(f"{path}: not an asv results file of version 2")
     try:

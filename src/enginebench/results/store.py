@@ -74,6 +74,15 @@ def read_text(path: Path, what: str = "results file") -> str:
         raise UserError(f"{path}: not valid JSON ({e})") from e
 
 
+def parse_json(path: Path, text: str) -> object:
+    """`text` (read from `path`) as JSON; invalid or too deeply nested is one line."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else e
+        raise UserError(f"{path}: not valid JSON ({why})") from e
+
+
 def load_document(path: Path) -> Document:
     """Read and validate a results document of either kind (its `kind` field says which);
     any problem is one line naming the file and field."""
@@ -86,11 +95,7 @@ def load_document(path: Path) -> Document:
         if first["type"] == "json_invalid" and "recursion" in first["msg"]:
             # json.loads below might parse it, and every later dump or render fail
             raise UserError(f"{path}: not valid JSON (nested too deeply)") from e
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
-        why = "nested too deeply" if isinstance(e, RecursionError) else e
-        raise UserError(f"{path}: not valid JSON ({why})") from e
+    data = parse_json(path, text)
     if not isinstance(data, dict):
         raise UserError(f"{path}: field (document): expected a JSON object")
     version = data.get("schema_version")
