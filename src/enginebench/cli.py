@@ -1,6 +1,7 @@
 """The `enginebench` command line: run, ops, show, list, models, site."""
 
 import argparse
+import json
 import math
 import signal
 import sys
@@ -24,6 +25,7 @@ from enginebench.measure.header import check_machine_label
 from enginebench.measure.suite import CellSpec, Suite
 from enginebench.measure.workload import Workload, default_threads
 from enginebench.models.checkpoint import model_config, preset_dir, resolve_model
+from enginebench.models.generate import PRESET_MARKER
 from enginebench.models.presets import PRESETS, preset_params
 from enginebench.paths import cache_root
 from enginebench.profile import load_profile
@@ -341,23 +343,39 @@ def cmd_list(console: Console) -> int:
     return 0
 
 
+def _verified(ckpt_path: Path) -> str:
+    """What a trained preset's build checked (models/trained.py), as one line."""
+    try:
+        checks = json.loads((ckpt_path / PRESET_MARKER).read_text()).get("verified") or {}
+    except (OSError, ValueError, AttributeError):
+        return ""
+    if not isinstance(checks, dict) or "perplexity" not in checks:
+        return ""
+    return (f"; perplexity {checks['perplexity']} over {checks.get('perplexity_tokens')} "
+            f"tokens of the evaluation passages; {checks.get('prompt')!r} -> "
+            f"{checks.get('continuation')!r}")
+
+
 def cmd_models(args: argparse.Namespace, console: Console) -> int:
     for name in args.generate or []:
-        with console.status(f"generating {name}"):
+        verb = "building" if PRESETS[name].trained else "generating"
+        with console.status(f"{verb} {name}"):
             ckpt = resolve_model(name)
-        console.print(term(f"{name}: {ckpt.path} ({ckpt.params / 1e6:.1f}M params)"))
+        console.print(term(f"{name}: {ckpt.path} ({ckpt.params / 1e6:.1f}M params)"
+                           f"{_verified(ckpt.path)}"))
     if args.generate:
         return 0
-    table = Table(title="model presets (random weights, generated on first use)")
-    for col in ("name", "params", "layers", "hidden", "heads/kv", "vocab", "dtype", "cached",
-                "description"):
+    table = Table(title="model presets (built into the cache on first use)")
+    for col in ("name", "params", "layers", "hidden", "heads/kv", "vocab", "dtype",
+                "weights", "cached", "description"):
         table.add_column(col, no_wrap=col != "description")
     for p in PRESETS.values():
         params = preset_params(p)
         size = f"{params / 1e9:.2f}B" if params >= 1e9 else f"{params / 1e6:.1f}M"
+        weights = f"trained ({p.weights.requirement})" if p.weights else "random"
         table.add_row(p.name, size, str(p.num_layers),
                       str(p.hidden_size), f"{p.num_heads}/{p.num_kv_heads}",
-                      str(p.vocab_size), p.dtype,
+                      str(p.vocab_size), p.dtype, weights,
                       "yes" if (preset_dir(p) / "config.json").is_file() else "no",
                       p.description)
     console.print(table)

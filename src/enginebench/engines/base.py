@@ -1,6 +1,6 @@
 """The two faces an engine's adapters implement; imports nothing heavy.
 
-`Engine` is the model face: it declares its capabilities as data (precisions, devices),
+`Engine` is the model face: it declares its capabilities as data (precisions, devices, memory),
 converts a checkpoint to its own artifact, loads it, and runs the workload returning the
 generated ids with a timestamp per token. The harness, never the adapter, turns timestamps
 into metrics.
@@ -30,11 +30,48 @@ from enginebench.ops.timing import TimingPlan, time_calls
 from enginebench.results.schema import PRECISION_CLASSES, PrecisionClass
 
 __all__ = ["PRECISION_CLASSES", "Engine", "EngineFacts", "Generation", "LoadedModel",
-           "OpRun", "OpsEngine", "PrecisionClass", "Unsupported"]
+           "MemoryModel", "OpRun", "OpsEngine", "PrecisionClass", "Unsupported"]
 
 
 class Unsupported(Exception):
     """The engine cannot run this precision/device here; the message says why."""
+
+
+# bytes per parameter an engine holds at each precision class unless it says otherwise
+_WEIGHT_BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0625, "int4": 0.5625}
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """An engine's memory behaviour as data, per precision class; measure/memory.py turns
+    it into the bytes a cell needs, before it converts or loads. A class absent from a
+    table takes the default."""
+
+    # bytes per parameter at the load's peak: what the engine holds, plus any wider copy it
+    # loads first or keeps beside (default: fp32 4, fp16/bf16 2, int8 1.0625, int4 0.5625:
+    # 8 or 4 bits with an fp16 scale per block of 32)
+    weights: dict[str, float] = field(default_factory=dict)
+    # bytes per KV-cache element (default 2): 4 where the cache is fp32, twice that where a
+    # step's past and present are both alive
+    kv: dict[str, float] = field(default_factory=dict)
+    # the conversion's peak as (multiple of the checkpoint's bytes, bytes per parameter),
+    # summed (default (1.0, 0.0): the checkpoint read whole into memory); pages of a mapped
+    # checkpoint read through once do not count (measure/memory.py)
+    convert: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # bytes of the cell's processes beyond weights, KV cache and logits: the interpreter,
+    # the engine's import, its work buffers
+    overhead_bytes: float = 0.5e9
+    # the same for the converter's process (the converters here import torch)
+    convert_overhead_bytes: float = 1.0e9
+
+    def weight_bytes(self, precision_class: str) -> float:
+        return self.weights.get(precision_class, _WEIGHT_BYTES[precision_class])
+
+    def kv_bytes(self, precision_class: str) -> float:
+        return self.kv.get(precision_class, 2.0)
+
+    def convert_peak(self, precision_class: str) -> tuple[float, float]:
+        return self.convert.get(precision_class, (1.0, 0.0))
 
 
 @dataclass
@@ -101,6 +138,8 @@ class Engine(EngineFacts, ABC):
     honours: ClassVar[frozenset[str]] = frozenset()
     # why the engine has no op face (no op-level API to drive), for engines without one
     no_ops: ClassVar[str | None] = None
+    # how much memory a cell takes (measure/memory.py refuses cells that cannot fit)
+    memory: ClassVar[MemoryModel] = MemoryModel()
 
     @classmethod
     def artifact_key(cls, precision: str) -> str:
@@ -171,6 +210,11 @@ class Engine(EngineFacts, ABC):
 
     def peak_device_mb(self, model: LoadedModel) -> float | None:
         """Peak accelerator memory of the cell, where the engine can tell."""
+        return None
+
+    def process_peak_rss_mb(self, model: LoadedModel) -> float | None:
+        """Peak resident memory so far of a process the engine runs the model in (a Rust
+        runner); None when the model runs in the cell's own process."""
         return None
 
 

@@ -100,3 +100,12 @@ def size_bytes(path: Path) -> int:
 
 def checkpoint_bytes(ckpt: Checkpoint) -> int:
     return sum(f.stat().st_size for f in weight_files(ckpt.path))
+
+
+def is_cached(ckpt: Checkpoint, engine: type[Engine], precision: str) -> bool:
+    """Whether the cell's artifact is on disk with a readable marker, so no conversion is
+    expected before it (`verify` still checks every file's digest before it is used);
+    True where the precision runs from the checkpoint itself (nothing to convert)."""
+    if not engine.needs_artifact(precision):
+        return True
+    return isinstance(_marker(artifact_dir(ckpt, engine, precision) / MARKER), tuple)

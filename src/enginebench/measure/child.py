@@ -56,14 +56,17 @@ def _load(engine: Engine, job: MeasureJob | ReferenceJob) -> tuple[LoadedModel, 
 
 
 def _quality(engine: Engine, model: LoadedModel, spec: QualityJob) -> QualityResult:
-    """The cell's teacher-forced logits against the reference's; its cost is timed apart."""
+    """The cell's teacher-forced logits against the reference's, and its greedy output for
+    each divergence prompt; the cost of both is timed apart."""
     start = time.perf_counter()
     logits = engine.logits(model, spec.ids)
-    seconds = time.perf_counter() - start
     with np.load(spec.reference) as ref:
         out = compare_logits(ref["logits"], logits)
     ppl = perplexity(logits, spec.ids) if spec.perplexity else None
-    return QualityResult(**out, perplexity=ppl, seconds=seconds)
+    diverge = [engine.generate(model, p, spec.diverge_tokens).ids
+               for p in spec.diverge_prompts]
+    return QualityResult(**out, perplexity=ppl, seconds=time.perf_counter() - start,
+                         diverge_ids=diverge)
 
 
 def _measure(engine: Engine, job: MeasureJob) -> MeasureResult:
@@ -77,6 +80,11 @@ def _measure(engine: Engine, job: MeasureJob) -> MeasureResult:
             start = time.perf_counter()
             gen = engine.generate(model, prompt, n)
             result.traces.append(TraceResult(start=start, times=gen.times, ids=gen.ids))
+        # the cell's memory is that of loading and generating; the quality pass after it
+        # (1,024 positions of logits, the comparison) is not part of the workload
+        result.peak_rss_mb = max((m for m in (own_peak_rss_mb(),
+                                              engine.process_peak_rss_mb(model))
+                                  if m is not None), default=None)
         if job.quality:
             try:
                 result.quality = _quality(engine, model, job.quality)
@@ -95,18 +103,27 @@ def _reference(engine: Engine, job: ReferenceJob) -> ChildResult:
     far each greedy choice led the runner-up (teacher-forced over prompt + greedy ids), so
     that a cell that departs from them can be told from one that flipped a near-tie."""
     model, _ = _load(engine, job)
-    prompt = job.prompt_ids
+
+    def greedy(prompt: list[int], n: int) -> tuple[list[int], np.ndarray]:
+        ids = engine.generate(model, prompt, n).ids
+        steps = engine.logits(model, prompt + ids[:-1])[len(prompt) - 1:]
+        return ids, top1_margins(steps)
+
     try:
         logits = engine.logits(model, job.quality_ids)
-        greedy = engine.generate(model, prompt, job.new_tokens).ids
-        steps = engine.logits(model, prompt + greedy[:-1])[len(prompt) - 1:]
+        ids, margins = greedy(job.prompt_ids, job.new_tokens)
+        diverge = [greedy(p, job.diverge_tokens) for p in job.diverge_prompts]
     finally:
         engine.close(model)
     out = Path(job.out)
     tmp = out.with_name(f"{out.name}.tmp")
+    width = (len(diverge), job.diverge_tokens)
     with tmp.open("wb") as f:
-        np.savez(f, logits=logits.astype(np.float32), greedy=np.asarray(greedy),
-                 margins=top1_margins(steps))
+        np.savez(f, logits=logits.astype(np.float32), greedy=np.asarray(ids),
+                 margins=margins,
+                 diverge_greedy=np.asarray([d[0] for d in diverge], dtype=np.int64
+                                           ).reshape(width),
+                 diverge_margins=np.asarray([d[1] for d in diverge]).reshape(width))
     tmp.replace(out)
     return ChildResult()
 
@@ -139,7 +156,8 @@ def main(argv: list[str]) -> int:
         write_atomic(result_file, result.model_dump_json())
 
     result = run_job(TypeAdapter(Job).validate_json(job_file.read_text()), write)
-    result.peak_rss_mb = own_peak_rss_mb()
+    if result.peak_rss_mb is None:  # a job that did not get as far as measuring
+        result.peak_rss_mb = own_peak_rss_mb()
     write(result)
     return 0
 

@@ -52,18 +52,23 @@ def watch_parent() -> None:
     threading.Thread(target=watch, name="enginebench-parent-watch", daemon=True).start()
 
 
-def own_peak_rss_mb() -> float | None:
-    """This process's peak resident memory since it exec'd (VmHWM: the harness's pages a
-    forked child shared before exec do not count), or that of a process it waited for
-    (a runner, a converter) if larger; called by the child at its end."""
+def peak_rss_of(pid: int | str = "self") -> float | None:
+    """A live process's peak resident memory so far (VmHWM), MB; None where unreadable."""
     try:
-        status = Path("/proc/self/status").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
     line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), None)
-    if line is None:
+    return None if line is None else int(line.split()[1]) / 1024
+
+
+def own_peak_rss_mb() -> float | None:
+    """This process's peak resident memory since it exec'd (VmHWM: the harness's pages a
+    forked child shared before exec do not count), or that of a process it waited for
+    (a runner, a converter) if larger."""
+    own = peak_rss_of()
+    if own is None:
         return None
-    own = int(line.split()[1]) / 1024
     return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 

@@ -56,6 +56,8 @@ class QualityResult(_Strict):
     max_rel_logit_err: float
     perplexity: float | None = None
     seconds: float
+    # per divergence prompt: the ids generated greedily (measure/quality.py compares them)
+    diverge_ids: list[list[int]] = Field(default_factory=list)
 
 
 class MeasureResult(ChildResult):
@@ -114,6 +116,9 @@ class QualityJob(_Strict):
     ids: list[int]
     reference: str  # the reference's .npz
     perplexity: bool
+    # greedy continuations of these prompts, `diverge_tokens` each, against the reference's
+    diverge_prompts: list[list[int]] = Field(default_factory=list)
+    diverge_tokens: int = 0
 
 
 class MeasureJob(_ModelJob):
@@ -129,8 +134,9 @@ class MeasureJob(_ModelJob):
 
     def context(self) -> int:
         """The most tokens a sequence of this job holds."""
-        return max(len(self.prompt_ids) + self.new_tokens,
-                   len(self.quality.ids) if self.quality else 0)
+        q = self.quality
+        return max(len(self.prompt_ids) + self.new_tokens, len(q.ids) if q else 0,
+                   *(len(p) + q.diverge_tokens for p in (q.diverge_prompts if q else ())))
 
 
 class ReferenceJob(_ModelJob):
@@ -140,10 +146,13 @@ class ReferenceJob(_ModelJob):
     prompt_ids: list[int]
     new_tokens: int
     quality_ids: list[int]
+    diverge_prompts: list[list[int]] = Field(default_factory=list)
+    diverge_tokens: int = 0
     out: str
 
     def context(self) -> int:
-        return max(len(self.prompt_ids) + self.new_tokens, len(self.quality_ids))
+        return max(len(self.prompt_ids) + self.new_tokens, len(self.quality_ids),
+                   *(len(p) + self.diverge_tokens for p in self.diverge_prompts))
 
 
 class OpsJob(_Job):

@@ -11,6 +11,10 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
 
+# rows compared at a time, so the float64 work arrays stay small beside a large vocabulary
+BLOCK_ROWS = 64
+
+
 def compare_logits(reference: np.ndarray, logits: np.ndarray) -> dict:
     """KL(reference || cell) per position (mean and p99), top-1 agreement %, max |error|."""
     if reference.shape != logits.shape:
@@ -18,9 +22,13 @@ def compare_logits(reference: np.ndarray, logits: np.ndarray) -> dict:
                          f"{reference.shape}")
     if not np.isfinite(logits).all():
         raise ValueError("the engine's logits contain NaN or infinity")
-    ref_lp, lp = log_softmax(reference), log_softmax(logits)
-    kl = np.maximum((np.exp(ref_lp) * (ref_lp - lp)).sum(axis=-1), 0.0)
-    err = float(np.abs(reference.astype(np.float64) - logits).max())
+    kl = np.empty(reference.shape[0])
+    err = 0.0
+    for start in range(0, reference.shape[0], BLOCK_ROWS):
+        ref, cell = reference[start:start + BLOCK_ROWS], logits[start:start + BLOCK_ROWS]
+        ref_lp, lp = log_softmax(ref), log_softmax(cell)
+        kl[start:start + len(ref)] = np.maximum((np.exp(ref_lp) * (ref_lp - lp)).sum(-1), 0.0)
+        err = max(err, float(np.abs(ref.astype(np.float64) - cell).max()))
     return {
         "tokens": int(reference.shape[0]),
         "kl_mean": float(kl.mean()),
@@ -40,9 +48,12 @@ def top1_margins(logits: np.ndarray) -> np.ndarray:
 
 def perplexity(logits: np.ndarray, ids: list[int]) -> float:
     """exp of the mean negative log-likelihood of each next id under the logits."""
-    lp = log_softmax(logits[:-1])
-    nll = -lp[np.arange(len(ids) - 1), np.asarray(ids[1:])]
-    return float(np.exp(nll.mean()))
+    nll = []
+    for start in range(0, len(ids) - 1, BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, len(ids) - 1)
+        lp = log_softmax(logits[start:stop])
+        nll.append(-lp[np.arange(stop - start), np.asarray(ids[start + 1:stop + 1])])
+    return float(np.exp(np.concatenate(nll).mean()))
 
 
 def first_difference(reference: list[int], ids: list[int]) -> int | None:

@@ -1,6 +1,7 @@
 """The fp32 reference every cell's quality is measured against: PyTorch fp32 on the same
-checkpoint, its teacher-forced logits over the quality sequence and its greedy ids for
-the run's prompt. Computed once in an isolated cell process and kept in the cache, keyed
+checkpoint, its teacher-forced logits over the quality sequence, its greedy ids for the
+run's prompt and for each divergence prompt, and how far each greedy choice led the
+runner-up. Computed once in an isolated cell process and kept in the cache, keyed
 by checkpoint, sequences and PyTorch version."""
 
 import hashlib
@@ -13,6 +14,7 @@ import numpy as np
 
 from enginebench.engines.base import Engine
 from enginebench.engines.registry import adapter_ref, engine_class
+from enginebench.measure import memory
 from enginebench.measure.isolate import run_isolated
 from enginebench.measure.job import ReferenceJob
 from enginebench.measure.quality import first_difference
@@ -20,7 +22,9 @@ from enginebench.models.checkpoint import Checkpoint
 from enginebench.paths import cache_root
 
 ENGINE = "torch"
-QUALITY_TOKENS = 256
+QUALITY_TOKENS = 1024
+# greedy tokens generated for each divergence prompt (workload.divergence_prompts)
+DIVERGE_TOKENS = 32
 
 
 class ReferenceUnavailable(Exception):
@@ -34,12 +38,25 @@ class Reference:
     greedy: list[int]
     # per generated token: the reference's top-1 lead over its top-2, relative
     margins: list[float]
+    # the same for each divergence prompt
+    diverge_greedy: list[list[int]]
+    diverge_margins: list[list[float]]
 
     def departure(self, ids: list[int]) -> tuple[int | None, float | None]:
         """The first generated token where `ids` leave the greedy output, and the
         reference's lead there (None, None when they never do)."""
-        k = first_difference(self.greedy, ids)
-        return k, self.margins[k] if k is not None and k < len(self.margins) else None
+        return _departure(self.greedy, self.margins, ids)
+
+    def divergences(self, outputs: list[list[int]]) -> list[tuple[int | None, float | None]]:
+        """`departure` for each divergence prompt's output."""
+        return [_departure(g, m, ids) for g, m, ids in
+                zip(self.diverge_greedy, self.diverge_margins, outputs, strict=True)]
+
+
+def _departure(greedy: list[int], margins: list[float], ids: list[int]
+               ) -> tuple[int | None, float | None]:
+    k = first_difference(greedy, ids)
+    return k, margins[k] if k is not None and k < len(margins) else None
 
 
 # what a truncated, damaged or foreign reference file raises on reading
@@ -52,12 +69,13 @@ def _load(path: Path, label: str) -> Reference:
     with np.load(path) as data:
         if data["logits"].ndim != 2:
             raise ValueError(f"{path}: logits of shape {data['logits'].shape}")
-        return Reference(label, path, data["greedy"].tolist(), data["margins"].tolist())
+        return Reference(label, path, data["greedy"].tolist(), data["margins"].tolist(),
+                         data["diverge_greedy"].tolist(), data["diverge_margins"].tolist())
 
 
 def reference(ckpt: Checkpoint, quality_ids: list[int], prompt: list[int], new_tokens: int,
-              threads: int, timeout_s: float, engine: type[Engine] | None = None
-              ) -> Reference:
+              diverge_prompts: list[list[int]], threads: int, timeout_s: float,
+              engine: type[Engine] | None = None) -> Reference:
     """The cached reference for these sequences, computed now if missing or unreadable;
     `engine` (PyTorch unless given) runs at its fp32 precision."""
     cls = engine or engine_class(ENGINE)
@@ -66,11 +84,14 @@ def reference(ckpt: Checkpoint, quality_ids: list[int], prompt: list[int], new_t
                                    f"{cls.install}")
     precision = next(p for p, c in cls.precisions.items() if c == "fp32")
     label = f"{cls.name} {precision} {cls.version()}"
-    problem = cls.config_problem(ckpt.config, precision,
-                                 max(len(quality_ids), len(prompt) + new_tokens))
+    context = max(len(quality_ids), len(prompt) + new_tokens,
+                  *(len(p) + DIVERGE_TOKENS for p in diverge_prompts))
+    problem = cls.config_problem(ckpt.config, precision, context) \
+        or memory.refusal(cls, ckpt, precision, context, needs_conversion=False)
     if problem:
         raise ReferenceUnavailable(f"the {label} reference cannot run: {problem}")
-    key = json.dumps([ckpt.fingerprint, quality_ids, prompt, new_tokens, label])
+    key = json.dumps([ckpt.fingerprint, quality_ids, prompt, new_tokens, diverge_prompts,
+                      DIVERGE_TOKENS, label])
     path = cache_root() / "reference" / \
         f"{ckpt.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
     if path.is_file():
@@ -82,6 +103,7 @@ def reference(ckpt: Checkpoint, quality_ids: list[int], prompt: list[int], new_t
     job = ReferenceJob(adapter=adapter_ref(cls), checkpoint=str(ckpt.path), model=ckpt.name,
                        precision=precision, threads=threads, artifact=str(ckpt.path),
                        quality_ids=quality_ids, prompt_ids=prompt, new_tokens=new_tokens,
+                       diverge_prompts=diverge_prompts, diverge_tokens=DIVERGE_TOKENS,
                        out=str(path))
     done = run_isolated(job, timeout_s, threads)
     if done.status != "ok":

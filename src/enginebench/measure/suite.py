@@ -14,7 +14,7 @@ from pathlib import Path
 from enginebench.engines.base import Engine
 from enginebench.engines.registry import adapter_ref
 from enginebench.leftovers import staged
-from enginebench.measure import artifacts
+from enginebench.measure import artifacts, memory
 from enginebench.measure.header import run_header, save_or_stop
 from enginebench.measure.isolate import run_isolated
 from enginebench.measure.job import (
@@ -25,11 +25,16 @@ from enginebench.measure.job import (
     TraceResult,
 )
 from enginebench.measure.metrics import Trace, cell_metrics
-from enginebench.measure.reference import QUALITY_TOKENS, Reference, ReferenceUnavailable, reference
+from enginebench.measure.reference import (
+    DIVERGE_TOKENS,
+    QUALITY_TOKENS,
+    Reference,
+    ReferenceUnavailable,
+    reference,
+)
 from enginebench.measure.roofline import decode_bytes_per_token, roofline
-from enginebench.measure.workload import Workload, eval_ids, prompt_ids
+from enginebench.measure.workload import Workload, divergence_prompts, eval_ids, prompt_ids
 from enginebench.models.checkpoint import Checkpoint
-from enginebench.models.presets import PRESETS
 from enginebench.results.schema import Cell, Metrics, Quality, Run
 
 STATUS_RANK = {"ok": 0, "unsupported": 1, "timeout": 2, "failed": 3}
@@ -102,10 +107,14 @@ class Suite:
         self.ckpt, self.specs, self.workload = ckpt, specs, workload
         self.timeout_s = timeout_s
         self.prompt = prompt_ids(ckpt, workload.prompt_tokens)
-        self.quality_ids = eval_ids(ckpt, QUALITY_TOKENS) if quality else None
+        self.quality_ids = eval_ids(
+            ckpt, min(QUALITY_TOKENS, ckpt.config.max_position_embeddings)) \
+            if quality else None
+        self.diverge = divergence_prompts(ckpt) if quality else []
         # the longest sequence a cell holds: the workload's, or the quality pass's
         self.context = max(workload.prompt_tokens + workload.new_tokens,
-                           len(self.quality_ids or ()))
+                           len(self.quality_ids or ()),
+                           *(len(p) + DIVERGE_TOKENS for p in self.diverge))
         self.reference: Reference | None = None
         self.bandwidth = bandwidth
         self.reference_engine = reference_engine
@@ -137,11 +146,14 @@ class Suite:
         """The fp32 reference, or a run-level note saying why quality is not measured."""
         try:
             self.reference = reference(self.ckpt, self.quality_ids, self.prompt,
-                                       self.workload.new_tokens, self.workload.threads,
-                                       self.timeout_s, self.reference_engine)
+                                       self.workload.new_tokens, self.diverge,
+                                       self.workload.threads, self.timeout_s,
+                                       self.reference_engine)
             self.header["quality"] = {"reference": self.reference.label,
                                       "tokens": len(self.quality_ids),
-                                      "ids": self.quality_ids}
+                                      "ids": self.quality_ids,
+                                      "diverge_tokens": DIVERGE_TOKENS,
+                                      "diverge_prompts": self.diverge}
         except ReferenceUnavailable as e:
             self.quality_ids = None
             self.header["quality"] = {"error": str(e)}
@@ -168,7 +180,8 @@ class Suite:
         quality = None
         if self.quality_ids and self.reference:
             quality = QualityJob(ids=self.quality_ids, reference=str(self.reference.path),
-                                 perplexity=self.ckpt.name not in PRESETS)
+                                 perplexity=self.ckpt.trained,
+                                 diverge_prompts=self.diverge, diverge_tokens=DIVERGE_TOKENS)
         return MeasureJob(**self._common(state, artifact), prompt_ids=self.prompt,
                           new_tokens=self.workload.new_tokens, warmups=self.workload.warmups,
                           reps=self.workload.reps, quality=quality)
@@ -213,7 +226,11 @@ class Suite:
             state.fail("unsupported", f"{spec.engine.name} does not run on {spec.device}; "
                        f"devices: {', '.join(spec.engine.devices)}", round_no)
             return
-        problem = spec.engine.config_problem(self.ckpt.config, spec.precision, self.context)
+        problem = spec.engine.config_problem(self.ckpt.config, spec.precision, self.context) \
+            or memory.refusal(spec.engine, self.ckpt, spec.precision, self.context,
+                              needs_conversion=not artifacts.is_cached(
+                                  self.ckpt, spec.engine, spec.precision),
+                              device=spec.device)
         if problem:
             state.fail("unsupported", problem, round_no)
             return
@@ -257,16 +274,24 @@ class Suite:
                 != "fp32":
             return None
         label = self.reference.label
-        ids = state.traces[-1].ids
-        k, margin = self.reference.departure(ids)
-        if k is not None and margin is not None:
+        ref = self.reference
+        outputs = [("the prompt", ref.greedy, state.traces[-1].ids, ref.departure(
+            state.traces[-1].ids))]
+        diverge_ids = (state.quality or {}).get("diverge_ids") or []
+        if len(diverge_ids) == len(ref.diverge_greedy):
+            outputs += [(f"divergence prompt {n + 1}", g, ids, d) for n, (g, ids, d) in
+                        enumerate(zip(ref.diverge_greedy, diverge_ids,
+                                      ref.divergences(diverge_ids), strict=True))]
+        for where, greedy, ids, (k, margin) in outputs:
+            if k is None or margin is None:
+                continue
             if margin >= NEAR_TIE:
-                return (f"wrong output: greedy token {k} is {ids[k]}, {label} gives "
-                        f"{self.reference.greedy[k]} with a lead of {margin:.3f} of its "
-                        f"largest logit over the runner-up (a near-tie is < {NEAR_TIE}); "
-                        "an fp32 engine that computes the same model cannot depart there")
-            note = (f"greedy ids leave {label}'s from token {k} on, at a near-tie (its "
-                    f"top-1 led by {margin:.2g} of its largest logit)")
+                return (f"wrong output: on {where}, greedy token {k} is {ids[k]}, {label} "
+                        f"gives {greedy[k]} with a lead of {margin:.3f} of its largest "
+                        f"logit over the runner-up (a near-tie is < {NEAR_TIE}); an fp32 "
+                        "engine that computes the same model cannot depart there")
+            note = (f"greedy ids on {where} leave {label}'s from token {k} on, at a "
+                    f"near-tie (its top-1 led by {margin:.2g} of its largest logit)")
             if note not in state.notes_harness:
                 state.notes_harness.append(note)
         rel = (state.quality or {}).get("max_rel_logit_err")
@@ -342,5 +367,14 @@ class Suite:
         if state.quality is None or self.reference is None:
             return None
         k, margin = self.reference.departure(first or [])
+        measured = dict(state.quality)
+        outputs = measured.pop("diverge_ids", None) or []
+        diverge = {}
+        if outputs and len(outputs) == len(self.reference.diverge_greedy):
+            firsts = [d for d, _ in self.reference.divergences(outputs)]
+            counted = [DIVERGE_TOKENS if d is None else d for d in firsts]
+            diverge = {"diverge_tokens": DIVERGE_TOKENS, "first_diffs": firsts,
+                       "first_diff_min": min(counted),
+                       "first_diff_median": statistics.median(counted)}
         return Quality(reference=self.reference.label, first_diff_token=k,
-                       first_diff_margin=margin, **state.quality)
+                       first_diff_margin=margin, **measured, **diverge)

@@ -46,22 +46,40 @@ def shipped_text(name: str) -> str:
     return (resources.files("enginebench.models") / name).read_text()
 
 
-def text_ids(ckpt: Checkpoint, text: str, length: int) -> list[int]:
-    """BOS, then `text`'s ids (repeated if it is short) until there are `length` ids."""
+def _tokenizer(ckpt: Checkpoint):
     from tokenizers import Tokenizer
 
     tok_file = ckpt.path / "tokenizer.json"
     if not tok_file.is_file():
         raise UserError(f"{ckpt.path}: no tokenizer.json; the prompt is tokenized with it")
-    tokenizer = Tokenizer.from_file(str(tok_file))
-    body = tokenizer.encode(text, add_special_tokens=False).ids
-    bos = ckpt.config.bos_token_id
-    ids = [] if bos is None else [bos]
-    while len(ids) < length:
-        ids.extend(body[: length - len(ids)])
-    if max(ids) >= ckpt.vocab_size:
+    return Tokenizer.from_file(str(tok_file))
+
+
+def _encode(ckpt: Checkpoint, text: str) -> tuple[list[int], list[int]]:
+    """The special ids the checkpoint's tokenizer puts before a text (its BOS, when its
+    post-processor adds one: Llama's `<s>`; none for SmolLM2's), and the text's ids."""
+    enc = _tokenizer(ckpt).encode(text, add_special_tokens=True)
+    lead = 0
+    while lead < len(enc.ids) and enc.special_tokens_mask[lead]:
+        lead += 1
+    prefix, body = enc.ids[:lead], enc.ids[lead:]
+    tail = len(body)
+    while tail and enc.special_tokens_mask[lead + tail - 1]:
+        tail -= 1  # an EOS the post-processor appends is not part of the text
+    ids = prefix + body[:tail]
+    if ids and max(ids) >= ckpt.vocab_size:
         raise UserError(f"{ckpt.path}: tokenizer gives id {max(ids)} >= vocab_size "
                         f"{ckpt.vocab_size}; tokenizer and model do not match")
+    return prefix, body[:tail]
+
+
+def text_ids(ckpt: Checkpoint, text: str, length: int) -> list[int]:
+    """The tokenizer's leading special ids, then `text`'s ids (repeated if it is short)
+    until there are `length` ids."""
+    prefix, body = _encode(ckpt, text)
+    ids = list(prefix)
+    while len(ids) < length:
+        ids.extend(body[: length - len(ids)])
     return ids
 
 
@@ -71,6 +89,24 @@ def prompt_ids(ckpt: Checkpoint, length: int) -> list[int]:
 
 
 def eval_ids(ckpt: Checkpoint, length: int) -> list[int]:
-    """The quality sequence: the shipped evaluation text's ids (a different text from the
-    prompt, so a cell's output on the prompt does not feed its own quality check)."""
-    return text_ids(ckpt, shipped_text("eval.txt"), length)
+    """The quality sequence: `length` ids of the shipped evaluation passages (eval.txt and
+    quality.txt: texts other than the prompt, so a cell's output on the prompt does not
+    feed its own quality check), never repeated: a tokenizer that gives fewer is an error."""
+    text = shipped_text("eval.txt").rstrip() + "\n\n" + shipped_text("quality.txt")
+    prefix, body = _encode(ckpt, text)
+    ids = prefix + body[: length - len(prefix)]
+    if len(ids) < length:
+        raise UserError(f"{ckpt.path}: the evaluation passages are {len(ids)} tokens with "
+                        f"this tokenizer; the quality comparison needs {length}")
+    return ids
+
+
+def divergence_prompts(ckpt: Checkpoint) -> list[list[int]]:
+    """The prompts of the greedy-divergence check: one id list per line of the shipped
+    prompts.txt (plain English openings), each with the tokenizer's leading ids."""
+    out = []
+    for line in shipped_text("prompts.txt").splitlines():
+        if line.strip():
+            prefix, body = _encode(ckpt, line.strip())
+            out.append(prefix + body)
+    return out

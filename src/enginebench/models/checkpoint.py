@@ -8,8 +8,9 @@ from pathlib import Path
 from enginebench.errors import UserError
 from enginebench.models.config import ModelConfig, load_config
 from enginebench.models.digest import file_digests
-from enginebench.models.generate import GENERATOR_VERSION, write_checkpoint
+from enginebench.models.generate import GENERATOR_VERSION, PRESET_MARKER, write_checkpoint
 from enginebench.models.presets import PRESETS, Preset
+from enginebench.models.trained import BUILDER_VERSION, build_trained
 from enginebench.models.validate import INDEX, validate
 from enginebench.paths import cache_root
 
@@ -28,6 +29,8 @@ class Checkpoint:
     config: ModelConfig  # config.json as models/config.py normalizes it
     params: int
     fingerprint: str
+    # trained weights (perplexity means something); False for a generated random preset
+    trained: bool = True
 
     @property
     def vocab_size(self) -> int:
@@ -49,13 +52,15 @@ class Checkpoint:
             "vocab_size": c.vocab_size,
             "tie_word_embeddings": c.tie_word_embeddings,
             "dtype": c.dtype,
+            "trained": self.trained,
             "config": c.to_dict(),
         }
 
 
 def preset_dir(p: Preset) -> Path:
-    """Cache directory of a generated preset; its name changes when its recipe does."""
-    key = json.dumps({"preset": p.to_dict(), "generator": GENERATOR_VERSION}, sort_keys=True)
+    """Cache directory of a preset's checkpoint; its name changes when its recipe does."""
+    recipe = BUILDER_VERSION if p.trained else GENERATOR_VERSION
+    key = json.dumps({"preset": p.to_dict(), "generator": recipe}, sort_keys=True)
     return cache_root() / "models" / f"{p.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
@@ -77,6 +82,16 @@ def _fingerprint(path: Path, files: list[Path]) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()[:16]
 
 
+def _trained(path: Path) -> bool:
+    """False for a random-weight preset enginebench generated (its marker says so); any
+    other checkpoint is taken as trained."""
+    try:
+        marker = json.loads((path / PRESET_MARKER).read_text())
+        return marker["preset"].get("weights") is not None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return True
+
+
 def open_checkpoint(path: Path, name: str | None = None) -> Checkpoint:
     """Check that `path` is a Llama-family HF checkpoint with a tokenizer and weights that
     match its config (models/validate.py), and describe it."""
@@ -90,7 +105,7 @@ def open_checkpoint(path: Path, name: str | None = None) -> Checkpoint:
     files = weight_files(path)
     params = validate(path, files, config)
     return Checkpoint(name or path.name, path.resolve(), config, params,
-                      _fingerprint(path, files))
+                      _fingerprint(path, files), _trained(path))
 
 
 def _local(model: str) -> Path:
@@ -112,7 +127,7 @@ def resolve_model(model: str, generate: bool = True) -> Checkpoint:
         if not generate:
             raise UserError(f"preset {model!r} is not generated yet; run "
                             f"`enginebench models --generate {model}`")
-        write_checkpoint(preset, dest)
+        build_trained(preset, dest) if preset.trained else write_checkpoint(preset, dest)
     return open_checkpoint(dest, name=preset.name)
 
 

@@ -27,6 +27,8 @@ CHUNK_ELEMENTS = 16 * 1024**2
 # separated by clear margins (near-uniform logits make engines disagree on ties).
 LOGIT_STD = 4.0
 TOKENIZER_FILES = ("tokenizer.model", "tokenizer.json", "tokenizer_config.json")
+# what a preset's checkpoint directory says of its recipe
+PRESET_MARKER = "enginebench-preset.json"
 
 
 def tensor_plan(p: Preset) -> list[tuple[str, tuple[int, ...], float]]:
@@ -115,7 +117,7 @@ def write_checkpoint(p: Preset, dest: Path) -> Path:
             json.dumps({"bos_token_id": 1, "eos_token_id": 2, "do_sample": False}, indent=2))
         copy_tokenizer(tmp)
         marker = {"preset": p.to_dict(), "generator_version": GENERATOR_VERSION}
-        (tmp / "enginebench-preset.json").write_text(json.dumps(marker, indent=2))
+        (tmp / PRESET_MARKER).write_text(json.dumps(marker, indent=2))
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)

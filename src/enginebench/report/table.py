@@ -13,11 +13,11 @@ from enginebench.results.schema import Cell, Run, Stat
 
 FORMATS = ("table", "md", "csv", "json")
 QUALITY_FIELDS = ("kl_mean", "kl_p99", "top1_agree_pct", "max_abs_logit_err",
-                  "first_diff_token", "perplexity")
+                  "first_diff_token", "first_diff_min", "first_diff_median", "perplexity")
 NOTE_CHARS = 400  # longer errors are cut in tables; the results file keeps the whole text
 COLUMNS = ("engine", "precision", "device", "prefill tok/s", "decode tok/s ± sd",
            "decode CV %", "TTFT ms", "peak RSS MB", "KL mean", "top-1 %", "1st diff",
-           "roofline %", "status")
+           "ppl", "roofline %", "status")
 
 
 # a column whose name holds one of these is numeric (right-aligned)
@@ -52,16 +52,33 @@ def _status(cell: Cell, notes: list[str]) -> str:
     return f"{cell.status} {footnote(_label(cell), cell.error, notes)}"
 
 
+def first_diff_text(cell: Cell) -> str:
+    """Where greedy output first leaves the reference's: `min / median` over the
+    divergence prompts (a prompt that agrees throughout counts as its length, shown with
+    a `+` when the median is that), else the run prompt's index (`none`: all agree)."""
+    q = cell.quality
+    if q is None:
+        return ""
+    if q.first_diff_min is not None and q.first_diff_median is not None:
+        med = q.first_diff_median
+        text = f"{med:g}+" if med == q.diverge_tokens else f"{med:g}"
+        low = f"{q.first_diff_min}+" if q.first_diff_min == q.diverge_tokens else \
+            str(q.first_diff_min)
+        return f"{low} / {text}"
+    return "none" if q.first_diff_token is None else str(q.first_diff_token)
+
+
 def _quality(cell: Cell, notes: list[str]) -> list[str]:
-    """KL mean, top-1 agreement and first differing token, or where quality failed."""
+    """KL mean, top-1 agreement, first differing token and perplexity, or where quality
+    failed."""
     q = cell.quality
     if q is None:
         if cell.quality_error:
             why = footnote(_label(cell), "quality: " + cell.quality_error, notes)
-            return [f"error {why}", "", ""]
-        return ["", "", ""]
-    first = "none" if q.first_diff_token is None else str(q.first_diff_token)
-    return [f"{q.kl_mean:.2e}", f"{q.top1_agree_pct:.1f}", first]
+            return [f"error {why}", "", "", ""]
+        return ["", "", "", ""]
+    ppl = "" if q.perplexity is None else f"{q.perplexity:.2f}"
+    return [f"{q.kl_mean:.2e}", f"{q.top1_agree_pct:.1f}", first_diff_text(cell), ppl]
 
 
 def _cv_text(s: Stat | None) -> str:

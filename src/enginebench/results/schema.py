@@ -93,8 +93,19 @@ class Quality(_Strict):
                                             "over its top-2 at first_diff_token, over that "
                                             "step's largest |logit|: small is a near-tie")
     perplexity: Positive | None = Field(None, description="on the shipped evaluation "
-                                        "text; real checkpoints only")
-    seconds: NonNeg = Field(description="time of the extra forward pass, not in any rate")
+                                        "text; trained checkpoints only")
+    seconds: NonNeg = Field(description="time of the extra forward pass and the divergence "
+                            "prompts' generations, not in any rate")
+    diverge_tokens: Count | None = Field(None, description="greedy tokens generated for "
+                                          "each divergence prompt")
+    first_diffs: list[int | None] = Field(default_factory=list, description="per divergence "
+                                          "prompt: the first generated token that differs "
+                                          "from the reference's; None when all agree")
+    first_diff_min: int | None = Field(None, description="the smallest of first_diffs, a "
+                                       "prompt that agrees throughout counting as "
+                                       "diverge_tokens")
+    first_diff_median: float | None = Field(None, description="the median of first_diffs, "
+                                            "counted as first_diff_min is")
 
 
 class Cell(_Strict):

@@ -35,7 +35,13 @@ class Results:
         return sorted({r.machine.label for r in self.runs})
 
     def models(self, machine: str) -> list[str]:
-        return sorted({model_name(r) for r in self.runs if r.machine.label == machine})
+        """The machine's models, largest first (a 7B headline, then a trained small model,
+        then the random-weight presets); ties by name."""
+        params: dict[str, int] = {}
+        for r in self.runs:
+            if r.machine.label == machine:
+                params[model_name(r)] = int(r.model.get("params") or 0)
+        return sorted(params, key=lambda m: (-params[m], m))
 
     def of(self, machine: str, model: str | None = None) -> list[Run]:
         return [r for r in self.runs if r.machine.label == machine

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from enginebench.report.numbers import number
+from enginebench.report.table import first_diff_text
 from enginebench.results.schema import Cell, Run
 
 
@@ -47,6 +48,10 @@ COLUMNS = (
            lambda c: f"{c.quality.kl_mean:.2e}" if c.quality else "", "min", optional=True),
     Column("top-1 %", _quality("top1_agree_pct"),
            lambda c: number(_quality("top1_agree_pct")(c)), "max", optional=True),
+    Column("1st diff (min / median)", _quality("first_diff_median"), first_diff_text, "max",
+           optional=True),
+    Column("perplexity", _quality("perplexity"),
+           lambda c: number(_quality("perplexity")(c)), "min", optional=True),
     Column("roofline %", lambda c: c.metrics.roofline_pct,
            lambda c: number(c.metrics.roofline_pct, 0), "max", optional=True),
 )

@@ -4,7 +4,7 @@ NdArray CPU backend unless the runner is built with another backend's cargo feat
 
 from typing import ClassVar
 
-from enginebench.engines.base import PrecisionClass
+from enginebench.engines.base import MemoryModel, PrecisionClass
 from enginebench.engines.rust.runner import BUILD_SCRIPT, RustRunnerEngine
 
 
@@ -18,3 +18,7 @@ class BurnEngine(RustRunnerEngine):
     }
     devices = ("cpu", "cuda", "rocm", "metal", "wgpu")
     honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings"})
+    # weights read one tensor at a time at the dtype, q8/q4 with an f32 scale per block of
+    # 32 and f32 embeddings; KV cache preallocated for the context at the float dtype
+    memory = MemoryModel(weights={"int8": 1.25, "int4": 0.7},
+                         kv={"fp32": 4.0, "int8": 4.0, "int4": 4.0}, overhead_bytes=0.4e9)

@@ -6,7 +6,7 @@ import importlib.metadata
 from pathlib import Path
 from typing import ClassVar
 
-from enginebench.engines.base import PrecisionClass, Unsupported
+from enginebench.engines.base import PRECISION_CLASSES, MemoryModel, PrecisionClass, Unsupported
 from enginebench.engines.llamacpp import gguf
 from enginebench.engines.llamacpp.model import GGUF, LlamaCppEngine
 from enginebench.engines.rust.runner import BUILD_SCRIPT, RustRunnerEngine
@@ -32,6 +32,11 @@ class CandleEngine(RustRunnerEngine):
     converts = True
     # the GGUF is llama.cpp's: it changes with llama-cpp-python, not with candle
     converter_version = f"llamacpp-{LlamaCppEngine.converter_version}-{_gguf_maker_version()}"
+    # floats: safetensors copied at the dtype; quantized: the GGUF read into memory plus
+    # its embedding dequantized to f32 (quantized_llama), f32 KV cache; llama.cpp converts
+    memory = MemoryModel(weights={"int8": 1.15, "int4": 0.7},
+                         kv={"fp32": 4.0, "int8": 4.0, "int4": 4.0}, overhead_bytes=0.4e9,
+                         convert=dict.fromkeys(PRECISION_CLASSES, (0.2, 0.0)))
 
     @classmethod
     def needs_artifact(cls, precision: str) -> bool:

@@ -23,6 +23,7 @@ import numpy as np
 
 from enginebench.engines.base import Engine, Generation, LoadedModel, Unsupported
 from enginebench.leftovers import temp_prefix
+from enginebench.measure.isolate import peak_rss_of
 from enginebench.models.checkpoint import Checkpoint
 
 RUNNERS_ENV = "ENGINEBENCH_RUNNERS"
@@ -194,6 +195,9 @@ class RustRunnerEngine(Engine):
                                                     "out": str(out)})
             data = np.fromfile(out, dtype="<f4")
         return data.reshape(reply["rows"], reply["vocab"])
+
+    def process_peak_rss_mb(self, model: LoadedModel) -> float | None:
+        return peak_rss_of(model.handle.proc.pid)
 
     def close(self, model: LoadedModel) -> None:
         done = model.handle.close()

@@ -18,7 +18,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass, Unsupported
+from enginebench.engines.base import (
+    Engine,
+    Generation,
+    LoadedModel,
+    MemoryModel,
+    PrecisionClass,
+    Unsupported,
+)
 from enginebench.models.checkpoint import Checkpoint, weight_files
 
 _DEVICES = {"cpu": "CPU", "cuda": "CUDA"}
@@ -73,6 +80,10 @@ class TinygradEngine(Engine):
         "fp32": "fp32", "fp16": "fp16", "int8": "int8"}
     devices = ("cpu", "cuda")  # cuda: tinygrad's CUDA device (not tested on a GPU)
     honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings"})
+    # llama.py casts each mapped tensor in NumPy, then tinygrad copies it: a tensor's
+    # transients on top; int8 keeps the embedding fp32; fixed-shape KV cache, fp32 but at fp16
+    memory = MemoryModel(weights={"fp32": 4.5, "fp16": 2.5, "int8": 1.5},
+                         kv={"fp32": 4.0, "int8": 4.0})
 
     def build_info(self) -> dict:
         from tinygrad import Device

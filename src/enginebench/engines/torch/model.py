@@ -8,7 +8,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass, Unsupported
+from enginebench.engines.base import (
+    Engine,
+    Generation,
+    LoadedModel,
+    MemoryModel,
+    PrecisionClass,
+    Unsupported,
+)
 from enginebench.models.checkpoint import Checkpoint
 
 # native precision -> (compute dtype, torchao config name or None)
@@ -64,6 +71,12 @@ class TorchEngine(Engine):
     honours = frozenset({"rope_type:llama3", "rope_type:linear", "rope_type:dynamic",
                          "rope_type:yarn", "rope_type:longrope", "head_dim", "attention_bias",
                          "mlp_bias", "sliding_window", "tie_word_embeddings"})
+    # fp32, int8 and int4 load the model in fp32 (_RECIPES) before torchao quantizes it (int4
+    # unpacked in int8): RSS peaks on an fp16 SmolLM2-135M 5.1 (fp32) and 5.7 (int8)
+    # bytes/param above the imports (torch, transformers, torchao: 0.95 GB), checkpoint pages
+    # read through included; fp16 maps the checkpoint. KV cache at the compute dtype.
+    memory = MemoryModel(weights={"fp32": 4.5, "int8": 5.0, "int4": 5.0},
+                         kv={"fp32": 4.0, "int8": 4.0, "int4": 4.0}, overhead_bytes=1.0e9)
 
     def build_info(self) -> dict:
         import torch
