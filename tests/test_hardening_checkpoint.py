@@ -75,7 +75,8 @@ def _fake_reference(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
     def run(job: ReferenceJob, timeout_s: float, threads: int) -> ChildResult:
         np.savez(job.out, logits=np.zeros((3, 8), np.float32), greedy=np.arange(2),
-                 margins=np.ones(2))
+                 margins=np.ones(2), diverge_greedy=np.zeros((1, 2), np.int64),
+                 diverge_margins=np.ones((1, 2)))
         made.append(Path(job.out))
         return ChildResult()
 
@@ -84,7 +85,8 @@ def _fake_reference(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 
 def _reference(ckpt: Checkpoint) -> reference_mod.Reference:
-    return reference_mod.reference(ckpt, [1, 2, 3], [1, 2], 2, 1, 10.0, engine=FakeEngine)
+    return reference_mod.reference(ckpt, [1, 2, 3], [1, 2], 2, [[1, 3]], 1, 10.0,
+                                   engine=FakeEngine)
 
 
 # --- item 1: the fingerprint covers every byte -------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 
 from enginebench.cli import main
 from enginebench.models.checkpoint import Checkpoint
-from enginebench.models.generate import write_checkpoint
+from enginebench.models.generate import PRESET_MARKER, write_checkpoint
 from enginebench.models.presets import PRESETS
 
 torch = pytest.importorskip("torch")
@@ -62,6 +62,8 @@ def test_model_dir_gqa_checkpoint(tmp_path: Path, tied: bool,
     shape = replace(PRESETS["tiny"], name="gqa", num_heads=8, num_kv_heads=2, hidden_size=128,
                     tie_word_embeddings=tied, seed=7)
     ckpt_dir = write_checkpoint(shape, tmp_path / "my-gqa-model")
+    if tied:  # without enginebench's marker it is a checkpoint from elsewhere: trained
+        (ckpt_dir / PRESET_MARKER).unlink()
     config = json.loads((ckpt_dir / "config.json").read_text())
     assert config["num_key_value_heads"] == 2 and config["tie_word_embeddings"] is tied
     doc = _run_json(capsys, "--model", str(ckpt_dir), "--precisions", "fp32",
@@ -72,5 +74,10 @@ def test_model_dir_gqa_checkpoint(tmp_path: Path, tied: bool,
     (cell,) = doc["cells"]
     assert cell["status"] == "ok", cell["error"]
     assert cell["tokens_generated"] == 8
-    # not a preset: perplexity on the evaluation text (random weights: huge, but finite)
-    assert 1 < cell["quality"]["perplexity"] < float("inf")
+    # a checkpoint from elsewhere is taken as trained: perplexity on the evaluation text
+    # (random weights: huge, but finite); enginebench's own random weights have none
+    assert doc["model"]["trained"] is tied
+    if tied:
+        assert 1 < cell["quality"]["perplexity"] < float("inf")
+    else:
+        assert cell["quality"]["perplexity"] is None

@@ -196,7 +196,7 @@ def _run_args(*argv: str) -> argparse.Namespace:
 def test_profile_fills_options_and_the_command_line_wins() -> None:
     args = _run_args("--profile", str(ROOT / "runners" / "cuda"), "--reps", 2)
     models = run_models(args)
-    assert models == ["small", "llama2-7b"]
+    assert models == ["small", "smollm2-135m", "llama2-7b"]
     assert args.device == "cuda" and args.reps == 2 and args.warmups == 2
     assert args.engines.split(",")[0] == "torch"
     assert args.new_tokens == RUN_DEFAULTS["new_tokens"]

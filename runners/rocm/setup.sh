@@ -7,4 +7,4 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --index-url https://download.pytorch.org/whl/rocm6.4 torch
 export CMAKE_ARGS="-DGGML_HIP=on"
 export CARGO_FEATURES_burn=rocm
-make setup EXTRAS=torch,llamacpp,site,dev RUNNERS="burn"
+make setup EXTRAS=torch,llamacpp,site,models,dev RUNNERS="burn"

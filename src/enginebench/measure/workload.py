@@ -101,12 +101,22 @@ def eval_ids(ckpt: Checkpoint, length: int) -> list[int]:
     return ids
 
 
+# ids of each divergence prompt's text (after the tokenizer's leading ids): one length for
+# all, so an engine that compiles per shape (tinygrad) compiles their prefill once
+DIVERGE_PROMPT_TOKENS = 16
+
+
 def divergence_prompts(ckpt: Checkpoint) -> list[list[int]]:
-    """The prompts of the greedy-divergence check: one id list per line of the shipped
-    prompts.txt (plain English openings), each with the tokenizer's leading ids."""
+    """The prompts of the greedy-divergence check: the first DIVERGE_PROMPT_TOKENS ids of
+    each line of the shipped prompts.txt (plain English openings), each led by the
+    tokenizer's leading ids."""
     out = []
     for line in shipped_text("prompts.txt").splitlines():
         if line.strip():
             prefix, body = _encode(ckpt, line.strip())
-            out.append(prefix + body)
+            if len(body) < DIVERGE_PROMPT_TOKENS:
+                raise UserError(f"{ckpt.path}: the tokenizer gives {len(body)} ids for the "
+                                f"divergence prompt {line.strip()!r}; it needs "
+                                f"{DIVERGE_PROMPT_TOKENS}")
+            out.append(prefix + body[:DIVERGE_PROMPT_TOKENS])
     return out
