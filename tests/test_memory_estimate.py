@@ -201,3 +201,37 @@ def test_accelerator_cells_are_not_estimated_against_host_memory(
     assert memory.refusal(engine("torch"), llama7b, "fp16", CONTEXT, False, device="cuda") \
         is None
     assert memory.refusal(engine("torch"), llama7b, "fp16", CONTEXT, False) is not None
+
+
+class NoInt8HereEngine(fe.ConvertingEngine):
+    """Converts, and says before converting that this device has no int8 kernels."""
+
+    name = "no-int8-here"
+
+    @classmethod
+    def device_problem(cls, precision: str, device: str) -> str | None:
+        return f"no int8 kernels on this {device}" if precision == "int8" else None
+
+
+def test_a_precision_the_device_lacks_is_refused_before_converting(
+        tiny: Checkpoint, tmp_path: Path) -> None:
+    workload = Workload(prompt_tokens=8, new_tokens=4, warmups=0, reps=1, threads=1)
+    suite = Suite(tiny, [CellSpec(NoInt8HereEngine, "int8")], workload, "test-machine",
+                  tmp_path, timeout_s=60)
+    (cell,) = suite.run().cells
+    assert (cell.status, cell.error) == ("unsupported", "no int8 kernels on this cpu")
+    assert not artifacts.artifact_dir(tiny, NoInt8HereEngine, "int8").exists()
+
+
+def test_ctranslate2_names_the_compute_types_this_cpu_has() -> None:
+    ct2 = engine("ctranslate2")
+    if not ct2.available():
+        pytest.skip("ctranslate2 is not installed")
+    import ctranslate2
+
+    have = ctranslate2.get_supported_compute_types("cpu")
+    for precision in ct2.precisions:
+        why = ct2.device_problem(precision, "cpu")
+        assert (why is None) == (precision in have), (precision, why)
+        if why:
+            assert precision in why and "supports on this cpu only" in why

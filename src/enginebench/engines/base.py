@@ -154,6 +154,12 @@ class Engine(EngineFacts, ABC):
         return cls.honours
 
     @classmethod
+    def device_problem(cls, precision: str, device: str) -> str | None:
+        """Why `precision` cannot run on `device` of this machine, when the engine can say
+        so before converting (in its own words); None when it can or cannot tell."""
+        return None
+
+    @classmethod
     def config_problem(cls, config: ModelConfig, precision: str, context: int
                        ) -> str | None:
         """Why this engine cannot compute `config`'s model at `precision` for sequences of

@@ -226,7 +226,8 @@ class Suite:
             state.fail("unsupported", f"{spec.engine.name} does not run on {spec.device}; "
                        f"devices: {', '.join(spec.engine.devices)}", round_no)
             return
-        problem = spec.engine.config_problem(self.ckpt.config, spec.precision, self.context) \
+        problem = spec.engine.device_problem(spec.precision, spec.device) \
+            or spec.engine.config_problem(self.ckpt.config, spec.precision, self.context) \
             or memory.refusal(spec.engine, self.ckpt, spec.precision, self.context,
                               needs_conversion=not artifacts.is_cached(
                                   self.ckpt, spec.engine, spec.precision),

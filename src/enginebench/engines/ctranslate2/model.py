@@ -61,6 +61,21 @@ class CTranslate2Engine(Engine):
             "cuda_devices": ctranslate2.get_cuda_device_count(),
         }
 
+    @classmethod
+    def device_problem(cls, precision: str, device: str) -> str | None:
+        """The compute types CTranslate2 reports for this device, asked before a conversion
+        (a 7B float16 conversion takes minutes and 13 GB only to be refused at load)."""
+        import ctranslate2
+
+        try:
+            types = ctranslate2.get_supported_compute_types(device)
+        except (RuntimeError, ValueError):
+            return None  # no such device here: the load says why
+        if precision in types:
+            return None
+        return (f"ctranslate2 {ctranslate2.__version__} supports on this {device} only the "
+                f"compute types {', '.join(sorted(types))}, not {precision}")
+
     def prepare(self, ckpt: Checkpoint, precision: str, out_dir: Path) -> None:
         from ctranslate2.converters import TransformersConverter
 
