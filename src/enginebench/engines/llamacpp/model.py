@@ -7,6 +7,8 @@ engine's speed.
 
 import ctypes
 import logging
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,14 +91,24 @@ class LlamaCppEngine(Engine):
         }
 
     def prepare(self, ckpt: Checkpoint, precision: str, out_dir: Path) -> None:
+        """The GGUF at `precision`: llamacpp's own cached file for it when there is one
+        (candle runs the same file), else converted; a quantized one is quantized from the
+        cached GGUF at the checkpoint's dtype when there is one (the bytes the conversion
+        would give: same converter, same checkpoint), else from a fresh conversion."""
         out_dir.mkdir(parents=True, exist_ok=True)
         target = out_dir / GGUF
+        if same := _cached_gguf(ckpt, precision):
+            _link_or_copy(same, target)
+            return
         if precision not in gguf.QUANT_FTYPES:
             gguf.convert(ckpt.path, target, precision)
             return
-        dtype = ckpt.config.dtype or "float32"
+        base_type = _BASE_TYPE.get(ckpt.config.dtype or "float32", "f32")
+        if cached_base := _cached_gguf(ckpt, base_type):
+            gguf.quantize(cached_base, target, precision)
+            return
         base = out_dir / "base.gguf"
-        gguf.convert(ckpt.path, base, _BASE_TYPE.get(dtype, "f32"))
+        gguf.convert(ckpt.path, base, base_type)
         gguf.quantize(base, target, precision)
         base.unlink()
 
@@ -174,6 +186,26 @@ class LlamaCppEngine(Engine):
             return np.array(rows, dtype=np.float32)
         finally:
             L.llama_batch_free(batch)
+
+
+def _cached_gguf(ckpt: Checkpoint, precision: str) -> Path | None:
+    """The llamacpp engine's cached GGUF of `ckpt` at `precision`, checksums verified;
+    None when there is none or it fails its check."""
+    from enginebench.measure import artifacts
+
+    found = artifacts.artifact_dir(ckpt, LlamaCppEngine, precision)
+    _, problem = artifacts.verify(found)
+    if problem is None and (found / artifacts.MARKER).is_file():
+        return found / GGUF
+    return None
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """`dst` as a hard link to `src` (no second copy of a 13 GB file), else a copy."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 def _check(code: int) -> None:
