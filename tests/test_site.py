@@ -14,6 +14,7 @@ import pytest
 from synthetic_runs import synthetic_ops_run, synthetic_run
 
 from enginebench.cli import main
+from enginebench.report.numbers import number
 from enginebench.results.store import run_path, save_run
 from enginebench.site.build import build_site, local_server
 from enginebench.site.charts import pareto_front
@@ -261,3 +262,35 @@ def test_page_in_chromium(browser, served: str, site: Path, page: str, tables: i
     assert off_site == []
     if page == "index.html":
         assert PAYLOAD in seen["text"]  # shown as text, not run
+
+
+def test_methodology_puts_the_seed_row_beside_the_latest_7b_run(tmp_path: Path) -> None:
+    """The seed's 2023 M1 figures are quoted beside each machine's latest `llama2-7b` cells
+    at 8 and 4 bits, from the run file; a machine with no 7B run gets no table."""
+    from enginebench.site.mkdocs_hook import sidecar
+    from enginebench.site.pages import Renderer, workload_summary
+    from enginebench.site.records import Results
+    from enginebench.site.seed import SEED_M1_2023, seed_tables
+
+    old = synthetic_run("synthetic-a", datetime(2026, 1, 1, 3), seed=1, model="llama2-7b")
+    new = synthetic_run("synthetic-a", datetime(2026, 1, 2, 3), seed=2, model="llama2-7b")
+    small = synthetic_run("synthetic-b", datetime(2026, 1, 2, 3), seed=3)
+    results = Results(runs=[old, small, new])
+    (table,) = seed_tables(results, workload_summary)
+    assert (table.machine, table.run_id) == ("synthetic-a", new.run_id)
+    rows = {r.engine: r for r in table.rows}
+    assert list(rows) == list(SEED_M1_2023)
+    assert rows["llamacpp"].seed == "13.2" and rows["burn"].seed == ""
+    q8 = next(c for c in new.cells if (c.engine, c.precision) == ("llamacpp", "q8_0"))
+    assert q8.metrics.decode_tps is not None
+    assert rows["llamacpp"].by_class["int8"] == [
+        f"q8_0 {number(q8.metrics.decode_tps.median)} tok/s"]
+    assert sorted(t.split()[0] for t in rows["llamacpp"].by_class["int4"]) == ["q4_0",
+                                                                               "q4_k_m"]
+    docs = tmp_path / "docs"
+    Renderer(ROOT / "templates", docs, results,
+             load_claims(ROOT / "data" / "features.yaml")).render_all()
+    page = (docs / "methodology.md").read_text()
+    assert "### synthetic-a, 2026-01-02" in page and "synthetic-b" not in page
+    html = "".join(json.loads(sidecar(docs, "methodology.md").read_text()))
+    assert "13.2" in html and rows["llamacpp"].by_class["int8"][0] in html

@@ -17,10 +17,12 @@ from enginebench.site import charts
 from enginebench.site.features import FeatureClaims, build_matrix
 from enginebench.site.mkdocs_hook import FRAGMENTS, sidecar
 from enginebench.site.records import Results, model_name, slug
+from enginebench.site.seed import seed_tables
 from enginebench.site.tables import cell_table
 
 # generated, never hand-written: cleared before each render and ignored by git
-GENERATED = ("index.md", "features.md", "trends", "pareto", "ops", "runs", FRAGMENTS)
+GENERATED = ("index.md", "methodology.md", "features.md", "trends", "pareto", "ops", "runs",
+             FRAGMENTS)
 
 
 def mdtext(text: str) -> Markup:
@@ -144,8 +146,10 @@ class Renderer:
         for run in self.results.runs:
             self._run_page(run)
         self._write("runs/index.md", "runs.md.j2", runs=self.results.runs[::-1])
+        self._write("methodology.md", "methodology.md.j2",
+                    seed_tables=seed_tables(self.results, workload_summary))
         ops_machines = self._ops()
-        return 6 + 2 * len(machines) + len(self.results.runs) + ops_machines
+        return 7 + 2 * len(machines) + len(self.results.runs) + ops_machines
 
     def _ops(self) -> int:
         """One operators page per machine (each model's latest ops run), and their index;
