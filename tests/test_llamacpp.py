@@ -51,7 +51,7 @@ def test_cached_ggufs_are_reused_not_reconverted(tiny: Checkpoint, tmp_path: Pat
 
     monkeypatch.setattr(gguf_tools, "convert", no_conversion)
     same = tmp_path / "candle-q8_0"
-    candle.prepare(candle(), tiny, "q8_0", same)
+    candle().prepare(tiny, "q8_0", same)
     cached = artifacts.artifact_dir(tiny, llamacpp, "q8_0") / "model.gguf"
     assert (same / "model.gguf").stat().st_ino == cached.stat().st_ino
     quantized = tmp_path / "q4_0"

@@ -5,11 +5,10 @@ ours come only from a committed run file, with its status where a cell did not r
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from enginebench.engines.base import PRECISION_CLASSES
 from enginebench.engines.registry import engine_class
 from enginebench.report.numbers import number
 from enginebench.results.schema import Cell, Run
-from enginebench.site.records import Results, model_name, slug
+from enginebench.site.records import Results, slug
 
 MODEL = "llama2-7b"
 # what the seed's hand-copied table gave (Apple M1 laptop CPU, 2023, "8 and 4 bits", no
@@ -19,7 +18,6 @@ SEED_M1_2023: dict[str, float | None] = {
     "torch": None, "burn": None,
 }
 CLASSES = ("int8", "int4")  # the seed's 8 and 4 bits
-assert set(CLASSES) <= set(PRECISION_CLASSES)
 
 
 @dataclass(frozen=True)
@@ -61,9 +59,6 @@ def _table(run: Run, workload: str) -> SeedTable:
 
 def seed_tables(results: Results, workload_of: Callable[[Run], str]) -> list[SeedTable]:
     """One table per machine that has a `llama2-7b` run, from its latest one."""
-    out = []
-    for label in results.machines():
-        runs = [r for r in results.of(label) if model_name(r) == MODEL]
-        if runs:
-            out.append(_table(runs[-1], workload_of(runs[-1])))
-    return out
+    latest = [results.latest(label, MODEL) for label in results.machines()
+              if MODEL in results.models(label)]
+    return [_table(run, workload_of(run)) for run in latest]

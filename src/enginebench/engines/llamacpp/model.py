@@ -194,10 +194,8 @@ def _cached_gguf(ckpt: Checkpoint, precision: str) -> Path | None:
     from enginebench.measure import artifacts
 
     found = artifacts.artifact_dir(ckpt, LlamaCppEngine, precision)
-    _, problem = artifacts.verify(found)
-    if problem is None and (found / artifacts.MARKER).is_file():
-        return found / GGUF
-    return None
+    convert_s, _ = artifacts.verify(found)
+    return None if convert_s is None else found / GGUF
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
