@@ -81,3 +81,29 @@ def test_model_dir_gqa_checkpoint(tmp_path: Path, tied: bool,
         assert 1 < cell["quality"]["perplexity"] < float("inf")
     else:
         assert cell["quality"]["perplexity"] is None
+
+
+def test_compiled_decode_gives_eager_ids_and_reports_its_compile_once(tiny: Checkpoint
+                                                                       ) -> None:
+    from enginebench.engines.torch.compiled import TorchCompileEngine
+
+    prompt = [1, 450, 3578, 29871, 17, 99, 2000]
+    eager = TorchEngine()
+    eager_model = eager.load(tiny, tiny.path, "fp32", "cpu", threads=1, context=64)
+    want = eager.generate(eager_model, prompt, 12).ids
+    engine = TorchCompileEngine()
+    model = engine.load(tiny, tiny.path, "fp32", "cpu", threads=1, context=64)
+    assert engine.compile_s(model) is None  # nothing compiled before the first decode step
+    first = engine.generate(model, prompt, 12)
+    compile_s = engine.compile_s(model)
+    assert compile_s is not None and compile_s > 0
+    # a second call (and one of another length, a new cache and graph) keeps the first figure
+    assert engine.generate(model, prompt, 12).ids == first.ids == want
+    assert len(engine.generate(model, prompt[:3], 5).ids) == 5
+    assert engine.compile_s(model) == compile_s
+    assert sum("compile_s=" in n for n in model.notes) == 1
+    assert engine.build_info()["compile"]["backend"] == "inductor"
+    logits = engine.logits(model, prompt)
+    ref = eager.logits(eager_model, prompt)
+    assert logits.shape == ref.shape
+    assert abs(logits - ref).max() < 1e-3 * abs(ref).max()

@@ -28,6 +28,7 @@ _E = "enginebench.engines"
 ENGINES: dict[str, Row] = {
     "numpy": Row(ops=f"{_E}.numpy.ops:NumpyOps"),  # the op baseline, listed first
     "torch": Row(f"{_E}.torch.model:TorchEngine", f"{_E}.torch.ops:TorchOps"),
+    "torch-compile": Row(f"{_E}.torch.compiled:TorchCompileEngine"),
     "llamacpp": Row(f"{_E}.llamacpp.model:LlamaCppEngine", f"{_E}.llamacpp.ops:LlamaCppOps"),
     "ctranslate2": Row(f"{_E}.ctranslate2.model:CTranslate2Engine"),
     "onnxruntime": Row(f"{_E}.onnxruntime.model:OnnxRuntimeEngine",
