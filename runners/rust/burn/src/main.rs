@@ -1,5 +1,5 @@
 //! enginebench-burn: the job (runner-protocol) -> the burn backend this build was compiled
-//! with (NdArray by default; Flex, LibTorch, CUDA, ROCm, wgpu, Metal as cargo features) and a
+//! with (Flex by default; NdArray, LibTorch, CUDA, ROCm, wgpu, Metal as cargo features) and a
 //! weight format for the precision -> a Llama loaded from the checkpoint. `--ops` runs single
 //! operators on the same backend instead (ops.rs).
 
@@ -30,10 +30,11 @@ const BACKENDS: &[&str] = &[
     "wgpu",
     #[cfg(feature = "tch")]
     "tch",
-    #[cfg(feature = "flex")]
-    "flex",
+    // NdArray is never on by default: compiled in beside Flex, it was asked for
     #[cfg(feature = "ndarray")]
     "ndarray",
+    #[cfg(feature = "flex")]
+    "flex",
 ];
 
 /// burn's cargo features in this build besides the backends (see Cargo.toml).
@@ -70,6 +71,13 @@ fn load(job: &Job) -> Result<Llama> {
         "backend: burn {} {backend}, {device:?}",
         env!("ENGINE_VERSION")
     )];
+    if backend == "flex" {
+        notes.push(
+            "flex backend: matmul is the gemm crate's, other ops on rayon's pool \
+                    (RAYON_NUM_THREADS, set to the cell's threads)"
+                .to_string(),
+        );
+    }
     if backend == "ndarray" {
         // matrixmultiply runs its own thread pool, sized once from this variable.
         if job.threads > 0 {
@@ -162,13 +170,13 @@ fn device(name: &str) -> Result<(Device, &'static str)> {
         "mps" => return Ok((Device::libtorch_mps(), "tch")),
         _ => {}
     }
-    #[cfg(feature = "flex")]
-    if kind == "cpu" {
-        return Ok((Device::flex(), "flex"));
-    }
     #[cfg(feature = "ndarray")]
     if kind == "cpu" {
         return Ok((Device::ndarray(), "ndarray"));
+    }
+    #[cfg(feature = "flex")]
+    if kind == "cpu" {
+        return Ok((Device::flex(), "flex"));
     }
     let _ = (kind, index);
     unsupported(format!(

@@ -1,6 +1,7 @@
 """burn through its compiled runner (runners/rust/burn): a Llama written in burn for this
 project (no crates.io crate provides one), loading the checkpoint's safetensors, on burn's
-NdArray CPU backend unless the runner is built with another backend's cargo feature."""
+Flex CPU backend unless the runner is built with another backend's cargo feature (NdArray,
+deprecated in burn 0.22, is one of them)."""
 
 from typing import ClassVar
 

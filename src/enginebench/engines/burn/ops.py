@@ -5,8 +5,9 @@ from enginebench.engines.rust.ops import RustRunnerOps
 
 
 class BurnOps(RustRunnerOps):
-    """burn tensor ops on the runner's backend (NdArray by default: f32; int8 is matmul/matvec
-    with burn-quantized 8-bit weights, which burn-ndarray dequantizes on every call)."""
+    """burn tensor ops on the default runner's backend, Flex: fp32, fp16, bf16 (its quantized
+    types are storage-only, so no int8 or int4; the runner's ops mode still answers int8 on
+    an NdArray build, which dequantizes the weight on every call)."""
 
     model = BurnEngine
-    precisions = ("fp32", "int8")
+    precisions = ("fp32", "fp16", "bf16")
