@@ -37,6 +37,7 @@ ENGINES: dict[str, Row] = {
     "tinygrad": Row(f"{_E}.tinygrad.model:TinygradEngine", f"{_E}.tinygrad.ops:TinygradOps"),
     "candle": Row(f"{_E}.candle.model:CandleEngine", f"{_E}.candle.ops:CandleOps"),
     "burn": Row(f"{_E}.burn.model:BurnEngine", f"{_E}.burn.ops:BurnOps"),
+    "mlx": Row(f"{_E}.mlx.model:MlxEngine", f"{_E}.mlx.ops:MlxOps"),
 }
 
 

@@ -63,6 +63,9 @@ class TorchCompileEngine(TorchEngine):
 
         loaded = super().load(ckpt, artifact, precision, device, threads, context)
         net, cache_arg = loaded.handle.net, loaded.handle.cache_arg
+        # a fresh compile cache per model: graphs of an earlier model in this process (a
+        # test's) would count against dynamo's recompile limit, fatal under fullgraph
+        torch._dynamo.reset()
         forward = torch.compile(net, fullgraph=True, dynamic=False)
         loaded.notes.append(
             "torch.compile(model, backend='inductor', fullgraph=True, dynamic=False) for the "
