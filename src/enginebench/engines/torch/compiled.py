@@ -30,7 +30,6 @@ class _Compiled:
     # transformers StaticCache per sequence length (prompt + new tokens), as generate sizes it
     caches: dict[int, object] = field(default_factory=dict)
     compile_s: float | None = None
-    graphs: list[str] = field(default_factory=list)
 
 
 def _cache(m: _Compiled, size: int) -> object:
@@ -45,7 +44,6 @@ def _cache(m: _Compiled, size: int) -> object:
 
 class TorchCompileEngine(TorchEngine):
     name = "torch-compile"
-    devices = ("cpu", "cuda")
     no_ops = "a single op under torch.compile is torch's own op (`enginebench ops` torch)"
 
     def build_info(self) -> dict:
