@@ -9,7 +9,9 @@ tensors are `[heads, tokens, head_dim]`, with grouped-query attention mapping qu
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -137,12 +139,17 @@ def _softmax(a: dict, params: dict) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
-def _rope(a: dict, params: dict) -> np.ndarray:
-    x = a["x"]
+def rotate_half(x: Any, cos: Any, sin: Any, concat: Callable[[list], Any]) -> Any:
+    """Rotate-half RoPE of x [tokens, heads, d] with [tokens, d/2] tables, in any array
+    library that slices and multiplies as NumPy does; `concat` joins on the last axis."""
     half = x.shape[-1] // 2
-    cos, sin = a["cos"][:, None, :], a["sin"][:, None, :]
+    cos, sin = cos[:, None, :], sin[:, None, :]
     x1, x2 = x[..., :half], x[..., half:]
-    return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+    return concat([x1 * cos - x2 * sin, x2 * cos + x1 * sin])
+
+
+def _rope(a: dict, params: dict) -> np.ndarray:
+    return rotate_half(a["x"], a["cos"], a["sin"], lambda p: np.concatenate(p, -1))
 
 
 def _silu(x: np.ndarray) -> np.ndarray:

@@ -30,7 +30,8 @@ from enginebench.models.config import ModelConfig
 
 # mlx-lm's defaults for `mlx_lm.convert -q`: affine, group 64
 GROUP_SIZE = 64
-_BITS = {"q8": 8, "q4": 4}
+# bits per weight of mlx quantization, by precision class
+BITS = {"int8": 8, "int4": 4}
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
@@ -106,10 +107,10 @@ class MlxEngine(Engine):
         model, config = load_model(Path(artifact), lazy=True,
                                    model_config=mlx_config(ckpt.config))
         notes = [f"mlx-lm {self.package_versions()['mlx-lm']} Llama on {name}"]
-        if precision in _BITS:
-            model, _ = quantize_model(model, config, group_size=GROUP_SIZE,
-                                      bits=_BITS[precision])
-            notes.append(f"mlx-lm quantize_model: affine, {_BITS[precision]} bits, group "
+        bits = BITS.get(self.precisions[precision])
+        if bits:
+            model, _ = quantize_model(model, config, group_size=GROUP_SIZE, bits=bits)
+            notes.append(f"mlx-lm quantize_model: affine, {bits} bits, group "
                          f"{GROUP_SIZE} (mlx_lm.convert's default), embeddings included; "
                          f"other parameters at the checkpoint's {ckpt.config.dtype}")
         else:

@@ -11,10 +11,14 @@ from collections.abc import Callable
 import numpy as np
 
 from enginebench.engines.base import OpsEngine, Unsupported
-from enginebench.engines.mlx.model import GROUP_SIZE, MlxEngine, blas_library, select_device
-from enginebench.ops.cases import OpCase, causal_mask
-
-_BITS = {"int8": 8, "int4": 4}
+from enginebench.engines.mlx.model import (
+    BITS,
+    GROUP_SIZE,
+    MlxEngine,
+    blas_library,
+    select_device,
+)
+from enginebench.ops.cases import OpCase, causal_mask, rotate_half
 
 
 class MlxOps(OpsEngine):
@@ -44,11 +48,11 @@ class MlxOps(OpsEngine):
         dt = self.dtypes[precision]
         a = {n: mx.array(v).astype(dt) for n, v in inputs.items()}
         mx.eval(list(a.values()))
-        if precision in _BITS:
+        if precision in BITS:
             if case.op not in ("matmul", "matvec"):
                 raise Unsupported(f"{precision} is weight quantization of matmuls in MLX; "
                                   f"{case.op} has no {precision} kernel")
-            bits = _BITS[precision]
+            bits = BITS[precision]
             w, scales, biases = mx.quantize(a["w"], group_size=GROUP_SIZE, bits=bits)
             mx.eval(w, scales, biases)
             x = a["x"]
@@ -74,13 +78,8 @@ class MlxOps(OpsEngine):
         if case.op == "softmax":
             return lambda: mx.softmax(a["x"], axis=-1, precise=True)
         if case.op == "rope":
-            half = a["x"].shape[-1] // 2
-            cos, sin = a["cos"][:, None, :], a["sin"][:, None, :]
-
-            def rope() -> object:
-                x1, x2 = a["x"][..., :half], a["x"][..., half:]
-                return mx.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
-            return rope
+            return lambda: rotate_half(a["x"], a["cos"], a["sin"],
+                                       lambda p: mx.concatenate(p, -1))
         if case.op == "swiglu":
             return lambda: a["gate"] * mx.sigmoid(a["gate"]) * a["up"]
         q, k, v = a["q"][None], a["k"][None], a["v"][None]

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import numpy as np
 
 from enginebench.engines.base import OpsEngine
-from enginebench.ops.cases import OpCase
+from enginebench.ops.cases import OpCase, rotate_half
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -51,10 +51,8 @@ class NumpyOps(OpsEngine):
         if case.op == "softmax":
             return lambda: _softmax(a["x"])
         if case.op == "rope":
-            half = a["x"].shape[-1] // 2
-            cos, sin = a["cos"][:, None, :], a["sin"][:, None, :]
-            x1, x2 = a["x"][..., :half], a["x"][..., half:]
-            return lambda: np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+            return lambda: rotate_half(a["x"], a["cos"], a["sin"],
+                                       lambda p: np.concatenate(p, -1))
         if case.op == "swiglu":
             return lambda: a["gate"] / (1 + np.exp(-a["gate"])) * a["up"]
         from enginebench.ops.cases import causal_mask

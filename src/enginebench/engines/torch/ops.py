@@ -11,7 +11,7 @@ import numpy as np
 
 from enginebench.engines.base import OpsEngine, Unsupported
 from enginebench.engines.torch.model import TorchEngine
-from enginebench.ops.cases import OpCase, causal_mask
+from enginebench.ops.cases import OpCase, causal_mask, rotate_half
 
 INT4_GROUP = 32
 
@@ -61,13 +61,7 @@ class TorchOps(OpsEngine):
         if case.op == "softmax":
             return lambda: torch.softmax(a["x"], -1)
         if case.op == "rope":
-            half = a["x"].shape[-1] // 2
-            cos, sin = a["cos"][:, None, :], a["sin"][:, None, :]
-
-            def rope() -> object:
-                x1, x2 = a["x"][..., :half], a["x"][..., half:]
-                return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
-            return rope
+            return lambda: rotate_half(a["x"], a["cos"], a["sin"], lambda p: torch.cat(p, -1))
         if case.op == "swiglu":
             return lambda: F.silu(a["gate"]) * a["up"]
         q, k, v = a["q"][None], a["k"][None], a["v"][None]
