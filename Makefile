@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	case ",$(EXTRAS)," in *,all,*|*,llamacpp,*) bash scripts/install_llamacpp.sh $(BIN)/python;; esac
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	case ",$(EXTRAS)," in *,all,*|*,openvino,*) bash scripts/install_openvino_export.sh $(BIN)/python;; esac
 	# llama.cpp's GGUF converter, fetched once when llama.cpp is installed
 	if $(BIN)/python -c 'import llama_cpp' 2>/dev/null; then \
 		$(BIN)/python -m enginebench.engines.llamacpp.gguf; fi

@@ -19,7 +19,7 @@ from enginebench.models.checkpoint import Checkpoint
 # engine -> its fp32 precision name
 FP32 = {"torch-compile": "fp32", "llamacpp": "f32", "ctranslate2": "float32",
         "onnxruntime": "fp32", "onnxruntime-genai": "fp32", "tinygrad": "fp32", "candle": "f32",
-        "burn": "f32", "mlx": "fp32"}
+        "burn": "f32", "mlx": "fp32", "openvino": "fp32"}
 NEW = 24
 RTOL = 1e-3
 NEAR_TIE = 1e-2  # a top-1/top-2 logit margin this small may flip under fp32 rounding

@@ -38,6 +38,7 @@ ENGINES: dict[str, Row] = {
     "candle": Row(f"{_E}.candle.model:CandleEngine", f"{_E}.candle.ops:CandleOps"),
     "burn": Row(f"{_E}.burn.model:BurnEngine", f"{_E}.burn.ops:BurnOps"),
     "mlx": Row(f"{_E}.mlx.model:MlxEngine", f"{_E}.mlx.ops:MlxOps"),
+    "openvino": Row(f"{_E}.openvino.model:OpenVinoEngine", f"{_E}.openvino.ops:OpenVinoOps"),
 }
 
 

@@ -1,0 +1,1 @@
+"""OpenVINO (Intel's inference runtime, and OpenVINO GenAI's LLM pipeline): model and op faces."""
