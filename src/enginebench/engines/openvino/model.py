@@ -74,6 +74,9 @@ class OpenVinoEngine(Engine):
     honours = frozenset({"rope_type:llama3", "rope_type:linear", "head_dim",
                          "tie_word_embeddings", "attention_bias", "mlp_bias"})
     converts = True
+    # what the plugin reports for the IR compiled with the cell's properties (set when the
+    # logits are first compiled, after the timed part; None without a quality pass)
+    compiled: dict[str, str] | None = None
     # the plugin repacks weights at f32 (an fp16 IR is decompressed at compile, bf16 keeps
     # 2 bytes); fp32 KV cache at fp32, u8 (the plugin's default) for int8/int4
     memory = MemoryModel(weights={"fp16": 4.0, "int8": 1.2, "int4": 0.8},
@@ -98,9 +101,7 @@ class OpenVinoEngine(Engine):
         return {"packages": self.package_versions(), "openvino": ov.get_version(),
                 "device": core.get_property("CPU", "FULL_DEVICE_NAME"),
                 "capabilities": list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")),
-                # what the plugin reports for the IR compiled with the cell's properties
-                # (compiled for the logits, after the timed part; absent without quality)
-                "compiled": getattr(self, "compiled", None)}
+                "compiled": self.compiled}
 
     def prepare(self, ckpt: Checkpoint, precision: str, out_dir: Path) -> None:
         export.export(ckpt.path, out_dir, self.precisions[precision])
