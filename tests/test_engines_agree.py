@@ -100,9 +100,9 @@ def test_fp32_logits_and_greedy_ids_match_torch(name: str, reference: dict, tmp_
 def test_every_precision_runs_or_says_why(name: str, tiny: Checkpoint, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     cls = _installed(name)
-    code = main(["run", "--engines", name, "--model", "tiny", "--prompt-tokens", "16",
-                 "--new-tokens", "8", "--warmups", "0", "--reps", "1", "--threads", "1",
-                 "--roofline", "off",
+    code = main(["run", "--engines", name, "--precisions", "all", "--model", "tiny",
+                 "--prompt-tokens", "16", "--new-tokens", "8", "--warmups", "0", "--reps", "1",
+                 "--threads", "1", "--roofline", "off",
                  "--format", "json", "--out", str(tmp_path)])
     assert code == 0
     cells = {c["precision"]: c for c in json.loads(capsys.readouterr().out)["cells"]}

@@ -42,8 +42,8 @@ def test_a_registered_engine_is_everywhere(newcomer: None, tiny: Checkpoint, tmp
 
     # a run of it is a run document with its cells, measured by the harness
     results = tmp_path / "data" / "results"
-    assert main(["run", "--engines", "newcomer", "--model", "tiny", "--new-tokens", "8",
-                 "--prompt-tokens", "8", "--reps", "2", "--quality", "off",
+    assert main(["run", "--engines", "newcomer", "--precisions", "all", "--model", "tiny",
+                 "--new-tokens", "8", "--prompt-tokens", "8", "--reps", "2", "--quality", "off",
                  "--roofline", "off", "--machine", "cpu-newcomer", "--out", str(results),
                  "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)

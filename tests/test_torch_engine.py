@@ -40,7 +40,7 @@ def _run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
 
 def test_every_precision_on_tiny(tiny: Checkpoint, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    doc = _run_json(capsys, "--model", "tiny", "--out", str(tmp_path))
+    doc = _run_json(capsys, "--model", "tiny", "--precisions", "all", "--out", str(tmp_path))
     cells = {c["precision"]: c for c in doc["cells"]}
     assert set(cells) == set(TorchEngine.precisions)
     for name, cell in cells.items():

@@ -17,7 +17,12 @@ import yaml
 
 from benchmarks.engines import Engines
 from enginebench.cli import RUN_DEFAULTS, main, run_models
-from enginebench.engines.registry import engine_class, model_engines
+from enginebench.engines.registry import (
+    check_precisions,
+    engine_class,
+    model_engines,
+    select_precisions,
+)
 from enginebench.errors import UserError
 from enginebench.measure import asv
 from enginebench.profile import load_profile
@@ -200,8 +205,22 @@ def test_profile_fills_options_and_the_command_line_wins() -> None:
     assert args.device == "cuda" and args.reps == 2 and args.warmups == 2
     assert args.engines.split(",")[0] == "torch"
     assert args.new_tokens == RUN_DEFAULTS["new_tokens"]
+    assert args.precisions == "all"  # every profile runs the full grid
     plain = _run_args("--model", "tiny")
     assert run_models(plain) == ["tiny"] and plain.device == "cpu"
+    assert plain.precisions == "fp32"  # the default suite: fp32 of every engine
+
+
+def test_default_precisions_and_all() -> None:
+    cls = engine_class("torch")
+    fp32 = [p for p, c in cls.precisions.items() if c == "fp32"]
+    assert select_precisions(cls, RUN_DEFAULTS["precisions"]) == fp32 == ["fp32"]
+    assert select_precisions(cls, "all") == list(cls.precisions)
+    assert select_precisions(cls, "int4,all") == ["int4", *(p for p in cls.precisions
+                                                           if p != "int4")]
+    check_precisions([cls], "all,fp16")  # a known word: no error
+    with pytest.raises(UserError, match="unknown precision 'al'"):
+        check_precisions([cls], "al")
 
 
 def test_bad_profile_is_one_line(tmp_path: Path, capsys) -> None:

@@ -37,7 +37,9 @@ from enginebench.results.store import load_document
 DEFAULT_OUT = Path("data/results")
 # `run` options a profile may set; the command line wins over the profile, the profile over
 # these
-RUN_DEFAULTS = {"engines": None, "precisions": None, "device": "cpu",
+# the default suite is every installed engine at fp32: the cells every engine has and that
+# must agree with each other exactly; `--precisions all` (the profiles) runs the full grid
+RUN_DEFAULTS = {"engines": None, "precisions": "fp32", "device": "cpu",
                 **{k: v for k, v in asdict(Workload()).items() if k != "threads"},
                 "threads": default_threads(), "timeout": 600.0, "machine": None,
                 "quality": "on", "roofline": "on"}
@@ -53,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                      "workload; options given here win over it")
     run.add_argument("--engines", help=f"comma list of {', '.join(registry.model_engines())} "
                      "(default: every installed engine)")
-    run.add_argument("--precisions", help="engine-native names (int8_dynamic, ...) or classes "
-                     "(fp32, fp16, bf16, int8, int4); default: all the engine supports")
+    run.add_argument("--precisions", help="engine-native names (int8_dynamic, ...), classes "
+                     "(fp32, fp16, bf16, int8, int4) or `all` (every precision each engine "
+                     "has); default: fp32")
     run.add_argument("--model", help="preset name or checkpoint directory (default: small, "
                      "or the profile's models one after another)")
     run.add_argument("--device", help=f"one of {', '.join(registry.devices())}, as each "
@@ -201,7 +204,8 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
              for p in select_precisions(cls, args.precisions)]
     if not specs:
         raise UserError(f"no engine among {', '.join(c.name for c in classes)} has precision "
-                        f"{args.precisions!r}; see `enginebench list`")
+                        f"{args.precisions!r}; see `enginebench list`, or give "
+                        "--precisions all")
     workload = Workload(args.prompt_tokens, args.new_tokens, args.warmups, args.reps,
                         args.threads, args.rounds)
     err = progress_console(args.format)

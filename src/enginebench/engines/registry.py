@@ -98,11 +98,11 @@ def devices() -> list[str]:
 
 def split_list(text: str, option: str, choices: Iterable[str]) -> list[str]:
     """A comma list given on the command line or in a profile; empty is an error (leave
-    the option out for every choice)."""
+    the option out for its default)."""
     items = [x.strip() for x in text.split(",") if x.strip()]
     if not items:
         raise UserError(f"{option} is empty; name at least one of {', '.join(choices)}, "
-                        "or leave it out for all")
+                        "or leave the option out for its default")
     return items
 
 
@@ -134,18 +134,25 @@ def parse_ops_engines(text: str | None) -> list[type[OpsEngine]]:
     return classes_from(text, ops_class, ops_engines())
 
 
+# the `--precisions` word for every precision each engine has
+ALL_PRECISIONS = "all"
+
+
 def select_precisions(cls: type[Engine], text: str | None) -> list[str]:
     """Native names or classes from `--precisions`, kept to those `cls` has.
 
-    A class (fp32, int8, ...) expands to every native precision of that class; a name
-    that is neither a class nor any engine's precision is an error listing the choices.
+    A class (fp32, int8, ...) expands to every native precision of that class, `all` (or
+    None) to every precision `cls` has; a name that is none of these nor any engine's
+    precision is an error listing the choices.
     """
     if text is None:
         return list(cls.precisions)
-    wanted = split_list(text, "--precisions", PRECISION_CLASSES)
+    wanted = split_list(text, "--precisions", (*PRECISION_CLASSES, ALL_PRECISIONS))
     out: list[str] = []
     for p in wanted:
-        if p in cls.precisions:
+        if p == ALL_PRECISIONS:
+            out.extend(cls.precisions)
+        elif p in cls.precisions:
             out.append(p)
         elif p in PRECISION_CLASSES:
             out.extend(n for n, c in cls.precisions.items() if c == p)
@@ -156,8 +163,9 @@ def check_precisions(classes: list[type[Engine]], text: str | None) -> None:
     """Fail on a precision name no selected engine knows (typo), naming the valid ones."""
     if text is None:
         return
-    known = set(PRECISION_CLASSES) | {p for c in classes for p in c.precisions}
-    bad = [p for p in split_list(text, "--precisions", PRECISION_CLASSES) if p not in known]
+    known = {*PRECISION_CLASSES, ALL_PRECISIONS} | {p for c in classes for p in c.precisions}
+    bad = [p for p in split_list(text, "--precisions", (*PRECISION_CLASSES, ALL_PRECISIONS))
+           if p not in known]
     if bad:
         raise UserError(f"unknown precision {bad[0]!r}; choose from: "
                         f"{', '.join(sorted(known))}")
