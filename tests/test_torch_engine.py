@@ -94,9 +94,13 @@ def test_compiled_decode_gives_eager_ids_and_reports_its_compile_once(tiny: Chec
     engine = TorchCompileEngine()
     model = engine.load(tiny, tiny.path, "fp32", "cpu", threads=1, context=64)
     assert engine.compile_s(model) is None  # nothing compiled before the first decode step
+    # a cold compile: Inductor's on-disk caches are an empty folder of this model's own ...
+    inductor_dir = Path(model.handle.inductor_dir)
+    assert inductor_dir.is_dir() and not any(inductor_dir.iterdir())
     first = engine.generate(model, prompt, 12)
     compile_s = engine.compile_s(model)
     assert compile_s is not None and compile_s > 0
+    assert any(inductor_dir.iterdir())  # ... which Inductor compiled into
     # a second call (and one of another length, a new cache and graph) keeps the first figure
     assert engine.generate(model, prompt, 12).ids == first.ids == want
     assert len(engine.generate(model, prompt[:3], 5).ids) == 5
@@ -107,3 +111,5 @@ def test_compiled_decode_gives_eager_ids_and_reports_its_compile_once(tiny: Chec
     ref = eager.logits(eager_model, prompt)
     assert logits.shape == ref.shape
     assert abs(logits - ref).max() < 1e-3 * abs(ref).max()
+    engine.close(model)
+    assert not inductor_dir.exists()

@@ -8,9 +8,14 @@ transformers (a graph per prompt length would buy little for one call). The teac
 logits of the quality pass go through the compiled module too (one more graph, no cache), so
 quality measures the compiled kernels.
 The first decode step of the first `generate`, where its graph compiles, is `compile_s`,
-reported apart from the rates (the harness's warm-up run absorbs it).
+reported apart from the rates (the harness's warm-up run absorbs it). It is a cold compile:
+each loaded model points Inductor's on-disk caches (FX graphs, kernels) at an empty folder of
+its own, so a graph an earlier process compiled is not a cache hit.
 """
 
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +24,7 @@ import numpy as np
 
 from enginebench.engines.base import Generation, LoadedModel
 from enginebench.engines.torch.model import TorchEngine
+from enginebench.leftovers import temp_prefix
 from enginebench.models.checkpoint import Checkpoint
 
 
@@ -27,6 +33,7 @@ class _Compiled:
     net: object  # the eager module (device, config)
     forward: object  # torch.compile of it
     cache_arg: str
+    inductor_dir: str  # Inductor's on-disk caches, empty at load, removed at close
     # transformers StaticCache per sequence length (prompt + new tokens), as generate sizes it
     caches: dict[int, object] = field(default_factory=dict)
     compile_s: float | None = None
@@ -62,14 +69,25 @@ class TorchCompileEngine(TorchEngine):
         loaded = super().load(ckpt, artifact, precision, device, threads, context)
         net, cache_arg = loaded.handle.net, loaded.handle.cache_arg
         # a fresh compile cache per model: graphs of an earlier model in this process (a
-        # test's) would count against dynamo's recompile limit, fatal under fullgraph
+        # test's) would count against dynamo's recompile limit, fatal under fullgraph; and
+        # an empty on-disk cache, so compile_s is a cold compile whatever ran before
+        from torch._inductor.utils import clear_caches
+
         torch._dynamo.reset()
+        inductor_dir = tempfile.mkdtemp(prefix=temp_prefix("inductor"))
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = inductor_dir
+        clear_caches()
         forward = torch.compile(net, fullgraph=True, dynamic=False)
         loaded.notes.append(
             "torch.compile(model, backend='inductor', fullgraph=True, dynamic=False) for the "
             "decode step; prefill eager; transformers StaticCache of prompt + new tokens "
             "positions (attention over the whole cache, masked), as generate sizes it")
-        return LoadedModel(_Compiled(net, forward, cache_arg), loaded.notes)
+        loaded.notes.append("compile_s is cold: Inductor's on-disk caches start empty")
+        return LoadedModel(_Compiled(net, forward, cache_arg, inductor_dir), loaded.notes)
+
+    def close(self, model: LoadedModel) -> None:
+        shutil.rmtree(model.handle.inductor_dir, ignore_errors=True)
+        super().close(model)
 
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
                  ) -> Generation:
