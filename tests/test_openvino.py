@@ -77,3 +77,19 @@ def test_int4_export_records_its_groups_and_token_times_lie_inside_the_call(
     compiled = engine.build_info()["compiled"]
     assert "float32" in compiled["INFERENCE_PRECISION_HINT"]
     assert compiled["INFERENCE_NUM_THREADS"] == "1"
+
+
+def test_bf16_at_one_thread_is_refused_where_the_plugin_crashes_on_it(
+        tiny: Checkpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenVINO 2026.4 dies of SIGFPE compiling an LLM at bf16 with one thread
+    monkeypatch.setattr(ov, "get_version", lambda: "2026.4.1-22982-e213a147257")
+    problem = plugin.model_problem("bf16", 1)
+    assert problem and "SIGFPE" in problem and "--threads 2" in problem
+    assert plugin.model_problem("bf16", 2) is None
+    assert all(plugin.model_problem(c, 1) is None for c in CLASSES if c != "bf16")
+    # the adapter refuses before it compiles (an AMD without BF16 refuses for that reason)
+    with pytest.raises(Unsupported, match=r"SIGFPE|BF16"):
+        OpenVinoEngine().load(tiny, tiny.path, "bf16", "cpu", threads=1, context=64)
+    # a later OpenVINO is tried again, so a fix (or the crash) shows
+    monkeypatch.setattr(ov, "get_version", lambda: "2026.5.0-1-abc")
+    assert plugin.model_problem("bf16", 1) is None

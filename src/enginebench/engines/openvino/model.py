@@ -111,7 +111,7 @@ class OpenVinoEngine(Engine):
         import openvino_genai as og
 
         cls_ = self.precisions[precision]
-        problem = plugin.capability_problem(cls_)
+        problem = plugin.capability_problem(cls_) or plugin.model_problem(cls_, threads)
         if problem:
             raise Unsupported(problem)
         props = plugin.properties(cls_, threads, kv_cache=True)

@@ -50,6 +50,21 @@ def capability_problem(precision_class: str) -> str | None:
             "silently run the cell at f32")
 
 
+def model_problem(precision_class: str, threads: int) -> str | None:
+    """Why the CPU plugin cannot compile a whole LLM for this cell (None when it can).
+
+    OpenVINO 2026.4 dies of SIGFPE compiling an exported Llama at bf16 with one inference
+    thread (every shape tried, 64 to 512 wide, on an AMX Xeon; two threads compile, and so
+    do one-op models), so such a cell is refused instead of crashing."""
+    import openvino as ov
+
+    version = ov.get_version()
+    if HINT[precision_class] == "bf16" and threads == 1 and version.startswith("2026.4."):
+        return (f"OpenVINO {version.split('-')[0]}'s CPU plugin crashes (SIGFPE) compiling "
+                "an LLM at bf16 with INFERENCE_NUM_THREADS=1; run it with --threads 2 or more")
+    return None
+
+
 def reported(compiled: object) -> dict[str, str]:
     """The properties the compiled model reports back (what ran, not what was asked)."""
     out = {}
