@@ -134,8 +134,10 @@ def parse_ops_engines(text: str | None) -> list[type[OpsEngine]]:
     return classes_from(text, ops_class, ops_engines())
 
 
-# the `--precisions` word for every precision each engine has
+# the `--precisions` word for every precision each engine has, and the words besides
+# engine-native names that the option takes
 ALL_PRECISIONS = "all"
+PRECISION_WORDS = (*PRECISION_CLASSES, ALL_PRECISIONS)
 
 
 def select_precisions(cls: type[Engine], text: str | None) -> list[str]:
@@ -147,7 +149,7 @@ def select_precisions(cls: type[Engine], text: str | None) -> list[str]:
     """
     if text is None:
         return list(cls.precisions)
-    wanted = split_list(text, "--precisions", (*PRECISION_CLASSES, ALL_PRECISIONS))
+    wanted = split_list(text, "--precisions", PRECISION_WORDS)
     out: list[str] = []
     for p in wanted:
         if p == ALL_PRECISIONS:
@@ -163,9 +165,8 @@ def check_precisions(classes: list[type[Engine]], text: str | None) -> None:
     """Fail on a precision name no selected engine knows (typo), naming the valid ones."""
     if text is None:
         return
-    known = {*PRECISION_CLASSES, ALL_PRECISIONS} | {p for c in classes for p in c.precisions}
-    bad = [p for p in split_list(text, "--precisions", (*PRECISION_CLASSES, ALL_PRECISIONS))
-           if p not in known]
+    known = {*PRECISION_WORDS} | {p for c in classes for p in c.precisions}
+    bad = [p for p in split_list(text, "--precisions", PRECISION_WORDS) if p not in known]
     if bad:
         raise UserError(f"unknown precision {bad[0]!r}; choose from: "
                         f"{', '.join(sorted(known))}")
