@@ -136,7 +136,8 @@ def test_suite_records_the_cell_that_cannot_fit_as_unsupported(
     workload = Workload(prompt_tokens=8, new_tokens=4, warmups=0, reps=1, threads=1)
     specs = [CellSpec(fe.FakeEngine, "fp32"), CellSpec(fe.FakeEngine, "int8")]
     suite = Suite(tiny, specs, workload, "test-machine", tmp_path, timeout_s=60)
-    fp32, int8 = (memory.estimate(fe.FakeEngine, tiny, p, suite.context, False).total_bytes
+    fp32, int8 = (memory.estimate(fe.FakeEngine, tiny, p, suite.context(suite.specs[0]),
+                                  False).total_bytes
                   for p in ("fp32", "int8"))
     assert int8 < fp32
     between = (fp32 + int8) / 2 / memory.USABLE_SHARE  # int8 fits, fp32 does not

@@ -86,8 +86,8 @@ def _bandwidth(gbs: float) -> dict:
 
 def test_result_above_the_bound_is_implausible(tiny: Checkpoint, tmp_path: Path) -> None:
     # FakeEngine decodes at exactly 100 tok/s (10 ms per token)
-    per_token = decode_bytes_per_token(tiny.config, "fp32", WORKLOAD.prompt_tokens,
-                                       WORKLOAD.new_tokens)
+    per_token = decode_bytes_per_token(tiny.config, "fp32", *WORKLOAD.prompt_tokens,
+                                       *WORKLOAD.new_tokens)
     runs = {}
     for name, tps_bound in [("slow-bus", 50.0), ("fast-bus", 1000.0)]:
         gbs = tps_bound * per_token / 1e9

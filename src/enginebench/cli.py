@@ -62,8 +62,14 @@ def _parser() -> argparse.ArgumentParser:
                      "or the profile's models one after another)")
     run.add_argument("--device", help=f"one of {', '.join(registry.devices())}, as each "
                      "engine declares (`enginebench list`; default: cpu)")
-    run.add_argument("--prompt-tokens", type=int, help="default: 128")
-    run.add_argument("--new-tokens", type=int, help="default: 128")
+    run.add_argument("--prompt-tokens", type=int_list, help="prompt length, or a comma "
+                     "list to sweep (128,512,2048; default: 128); pp2048 then tg128 is "
+                     "llama-bench's tg128 @ d2048")
+    run.add_argument("--new-tokens", type=int_list, help="tokens generated per sequence, "
+                     "or a comma list (default: 128)")
+    run.add_argument("--batch", type=int_list, help="sequences decoded together, each with "
+                     "its own prompt, or a comma list (1,4,8; default: 1); prompt lengths, "
+                     "new tokens and batch sizes are crossed")
     run.add_argument("--warmups", type=int, help="default: 1")
     run.add_argument("--reps", type=int, help="default: 5")
     run.add_argument("--rounds", type=int, help="run every cell this many times, "
@@ -132,6 +138,22 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def int_list(text: str) -> tuple[int, ...]:
+    """`128` or `128,512,2048`: one or more whole numbers."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a whole number or a comma list of them (128,512,2048)"
+        ) from None
+    return values
+
+
+def workload_of(args: argparse.Namespace) -> Workload:
+    return Workload(args.prompt_tokens, args.new_tokens, args.warmups, args.reps,
+                    args.threads, args.rounds, args.batch)
+
+
 def run_models(args: argparse.Namespace) -> list[str]:
     """Fill the options not given from the profile, then the defaults; the models to run."""
     profile = load_profile(args.profile) if args.profile else None
@@ -158,14 +180,17 @@ def check_run_options(args: argparse.Namespace, models: list[str]) -> None:
         raise UserError(f"--device {args.device!r}: no engine runs on it; devices: "
                         f"{', '.join(registry.devices())}")
     check_timeout(args.timeout)
-    Workload(args.prompt_tokens, args.new_tokens, args.warmups, args.reps, args.threads,
-             args.rounds).validate()
+    workload = workload_of(args)
+    workload.validate()
+    longest_p, longest_n = max(workload.prompt_tokens), max(workload.new_tokens)
     for model in models:
         context = model_config(model).max_position_embeddings  # an unknown model fails here
-        if args.prompt_tokens + args.new_tokens > context:
-            raise UserError(f"--prompt-tokens {args.prompt_tokens} + --new-tokens "
-                            f"{args.new_tokens} exceed model {model}'s context of {context} "
-                            "tokens (max_position_embeddings)")
+        if longest_p + longest_n > context:
+            raise UserError(f"--prompt-tokens {longest_p} + --new-tokens {longest_n} = "
+                            f"{longest_p + longest_n} tokens exceed model {model}'s context "
+                            f"of {context} tokens (max_position_embeddings); the longest "
+                            f"prompt it takes with {longest_n} new tokens is "
+                            f"{context - longest_n}")
 
 
 def progress_console(fmt: str) -> Console:
@@ -206,8 +231,7 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
         raise UserError(f"no engine among {', '.join(c.name for c in classes)} has precision "
                         f"{args.precisions!r}; see `enginebench list`, or give "
                         "--precisions all")
-    workload = Workload(args.prompt_tokens, args.new_tokens, args.warmups, args.reps,
-                        args.threads, args.rounds)
+    workload = workload_of(args)
     err = progress_console(args.format)
     with err.status(term(f"preparing model {model}")):
         ckpt = resolve_model(model)
@@ -215,9 +239,11 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
         bandwidth = _bandwidth(workload.threads, err)
     suite = Suite(ckpt, specs, workload, args.machine, args.out,
                   timeout_s=args.timeout, quality=args.quality == "on", bandwidth=bandwidth)
-    err.print(term(f"{len(specs)} cells x {workload.rounds} rounds -> {suite.path}"))
+    cells = len(suite.specs)
+    sweep = f" ({len(specs)} x {len(suite.points)} points)" if len(suite.points) > 1 else ""
+    err.print(term(f"{cells} cells{sweep} x {workload.rounds} rounds -> {suite.path}"))
 
-    total = len(specs) * workload.rounds
+    total = cells * workload.rounds
     with err.status("") as status:
         done = 0
 

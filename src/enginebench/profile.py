@@ -28,8 +28,10 @@ class Profile(BaseModel):
     device: str | None = None
     threads: int | None = None
     machine: str | None = Field(None, pattern=MACHINE_LABEL)
-    prompt_tokens: int | None = None
-    new_tokens: int | None = None
+    # one value, or a list to sweep (crossed with each other and with the batch sizes)
+    prompt_tokens: int | list[int] | None = None
+    new_tokens: int | list[int] | None = None
+    batch: int | list[int] | None = None
     warmups: int | None = None
     reps: int | None = None
     rounds: int | None = None

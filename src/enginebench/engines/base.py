@@ -29,8 +29,9 @@ from enginebench.ops.cases import OpCase
 from enginebench.ops.timing import TimingPlan, time_calls
 from enginebench.results.schema import PRECISION_CLASSES, PrecisionClass
 
-__all__ = ["PRECISION_CLASSES", "Engine", "EngineFacts", "Generation", "LoadedModel",
-           "MemoryModel", "OpRun", "OpsEngine", "PrecisionClass", "Unsupported"]
+__all__ = ["PRECISION_CLASSES", "BatchGeneration", "Engine", "EngineFacts", "Generation",
+           "LoadedModel", "MemoryModel", "OpRun", "OpsEngine", "PrecisionClass",
+           "Unsupported"]
 
 
 class Unsupported(Exception):
@@ -79,6 +80,15 @@ class Generation:
     """Generated token ids and the `time.perf_counter()` at which each became available."""
 
     ids: list[int]
+    times: list[float]
+
+
+@dataclass
+class BatchGeneration:
+    """Each sequence's generated ids, and the `time.perf_counter()` at which each step's
+    tokens (one per sequence) had all become available."""
+
+    ids: list[list[int]]
     times: list[float]
 
 
@@ -140,6 +150,9 @@ class Engine(EngineFacts, ABC):
     no_ops: ClassVar[str | None] = None
     # how much memory a cell takes (measure/memory.py refuses cells that cannot fit)
     memory: ClassVar[MemoryModel] = MemoryModel()
+    # why the adapter cannot generate several sequences together (cells of batch > 1 are
+    # unsupported with it); None when it implements `generate_batch`
+    no_batch: ClassVar[str | None] = "the adapter generates one sequence at a time"
 
     @classmethod
     def artifact_key(cls, precision: str) -> str:
@@ -200,6 +213,13 @@ class Engine(EngineFacts, ABC):
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
                  ) -> Generation:
         """Feed `prompt_ids`, then generate exactly `new_tokens` greedily, EOS ignored."""
+
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
+        """Feed every prompt (all of one length) as one batch, then generate exactly
+        `new_tokens` greedily for each sequence together, one decode step for all per
+        token; stamp each step when every sequence's token of it exists."""
+        raise Unsupported(f"{self.name}: {self.no_batch}")
 
     @abstractmethod
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:

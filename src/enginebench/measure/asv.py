@@ -41,7 +41,9 @@ WORKLOAD = Workload(threads=THREADS)  # `enginebench run`'s defaults
 
 def workload_label(w: Workload) -> str:
     """The workload as an asv parameter, so the results file records it."""
-    return f"pp{w.prompt_tokens} tg{w.new_tokens} w{w.warmups} r{w.reps} t{w.threads}"
+    (point,) = w.points()  # asv's cells are one point each
+    return (f"pp{point.prompt_tokens} tg{point.new_tokens} w{w.warmups} r{w.reps} "
+            f"t{w.threads}")
 
 
 def model_params() -> list[list[str]]:

@@ -69,17 +69,28 @@ def _quality(engine: Engine, model: LoadedModel, spec: QualityJob) -> QualityRes
                          diverge_ids=diverge)
 
 
+def _repetition(engine: Engine, model: LoadedModel, job: MeasureJob) -> TraceResult:
+    """One timed generation: one sequence, or the job's batch together."""
+    n = job.new_tokens
+    start = time.perf_counter()
+    if job.batch_prompts:
+        batch = engine.generate_batch(model, job.batch_prompts, n)
+        return TraceResult(start=start, times=batch.times,
+                           ids=batch.ids[0] if batch.ids else [], batch_ids=batch.ids)
+    gen = engine.generate(model, job.prompt_ids, n)
+    return TraceResult(start=start, times=gen.times, ids=gen.ids)
+
+
 def _measure(engine: Engine, job: MeasureJob) -> MeasureResult:
-    prompt, n = job.prompt_ids, job.new_tokens
+    if job.batch_prompts and engine.no_batch:
+        raise Unsupported(f"batch {job.batch}: {engine.name} {engine.no_batch}")
     model, load_s = _load(engine, job)
     result = MeasureResult(load_s=load_s)
     try:
         for _ in range(job.warmups):
-            engine.generate(model, prompt, n)
+            _repetition(engine, model, job)
         for _ in range(job.reps):
-            start = time.perf_counter()
-            gen = engine.generate(model, prompt, n)
-            result.traces.append(TraceResult(start=start, times=gen.times, ids=gen.ids))
+            result.traces.append(_repetition(engine, model, job))
         # the cell's memory is that of loading and generating; the quality pass after it
         # (1,024 positions of logits, the comparison) is not part of the workload
         result.peak_rss_mb = max((m for m in (own_peak_rss_mb(),
@@ -113,17 +124,23 @@ def _reference(engine: Engine, job: ReferenceJob) -> ChildResult:
         logits = engine.logits(model, job.quality_ids)
         ids, margins = greedy(job.prompt_ids, job.new_tokens)
         diverge = [greedy(p, job.diverge_tokens) for p in job.diverge_prompts]
+        others = [greedy(p, job.new_tokens) for p in job.prompts]
     finally:
         engine.close(model)
     out = Path(job.out)
     tmp = out.with_name(f"{out.name}.tmp")
-    width = (len(diverge), job.diverge_tokens)
+
+    def stack(pairs: list[tuple[list[int], np.ndarray]], width: int) -> dict:
+        shape = (len(pairs), width)
+        return {"greedy": np.asarray([d[0] for d in pairs], dtype=np.int64).reshape(shape),
+                "margins": np.asarray([d[1] for d in pairs]).reshape(shape)}
+
+    div, other = stack(diverge, job.diverge_tokens), stack(others, job.new_tokens)
     with tmp.open("wb") as f:
         np.savez(f, logits=logits.astype(np.float32), greedy=np.asarray(ids),
-                 margins=margins,
-                 diverge_greedy=np.asarray([d[0] for d in diverge], dtype=np.int64
-                                           ).reshape(width),
-                 diverge_margins=np.asarray([d[1] for d in diverge]).reshape(width))
+                 margins=margins, diverge_greedy=div["greedy"],
+                 diverge_margins=div["margins"], prompts_greedy=other["greedy"],
+                 prompts_margins=other["margins"])
     tmp.replace(out)
     return ChildResult()
 

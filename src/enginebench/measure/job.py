@@ -41,8 +41,9 @@ class TraceResult(_Strict):
     """One repetition: its start, each token's timestamp and id (`time.perf_counter()`)."""
 
     start: float
-    times: list[float]
-    ids: list[int]
+    times: list[float]  # a batch's: when each step's tokens of every sequence existed
+    ids: list[int]  # sequence 0's
+    batch_ids: list[list[int]] = Field(default_factory=list)  # every sequence's, B > 1
 
 
 class QualityResult(_Strict):
@@ -126,11 +127,17 @@ class MeasureJob(_ModelJob):
 
     kind: Literal["measure"] = "measure"
     prompt_ids: list[int]
+    # B > 1: every sequence's prompt (the first is prompt_ids), generated together
+    batch_prompts: list[list[int]] = Field(default_factory=list)
     new_tokens: int
     warmups: int
     reps: int
     quality: QualityJob | None = None
     result_type: ClassVar[type[ChildResult]] = MeasureResult
+
+    @property
+    def batch(self) -> int:
+        return len(self.batch_prompts) or 1
 
     def context(self) -> int:
         """The most tokens a sequence of this job holds."""
@@ -148,10 +155,14 @@ class ReferenceJob(_ModelJob):
     quality_ids: list[int]
     diverge_prompts: list[list[int]] = Field(default_factory=list)
     diverge_tokens: int = 0
+    # the sweep's other prompts (other lengths, a batch's other sequences): greedy ids and
+    # margins for each, `new_tokens` long
+    prompts: list[list[int]] = Field(default_factory=list)
     out: str
 
     def context(self) -> int:
         return max(len(self.prompt_ids) + self.new_tokens, len(self.quality_ids),
+                   *(len(p) + self.new_tokens for p in self.prompts),
                    *(len(p) + self.diverge_tokens for p in self.diverge_prompts))
 
 

@@ -84,9 +84,9 @@ def checkpoint_bytes(ckpt: Checkpoint) -> float:
 
 
 def estimate(engine: type[Engine], ckpt: Checkpoint, precision: str, context: int,
-             needs_conversion: bool) -> Estimate:
-    """What a cell of `engine` at `precision` needs for sequences of `context` tokens;
-    `needs_conversion`: the artifact is not cached, so the converter runs first."""
+             needs_conversion: bool, batch: int = 1) -> Estimate:
+    """What a cell of `engine` at `precision` needs for `batch` sequences of `context`
+    tokens; `needs_conversion`: the artifact is not cached, so the converter runs first."""
     mem, pclass, c = engine.memory, engine.precisions[precision], ckpt.config
     per_param = mem.weight_bytes(pclass)
     conversion = 0.0
@@ -98,20 +98,21 @@ def estimate(engine: type[Engine], ckpt: Checkpoint, precision: str, context: in
         precision_class=pclass,
         weight_bytes_per_param=per_param,
         weights_bytes=ckpt.params * per_param,
-        kv_bytes=2 * c.num_layers * c.num_kv_heads * c.head_dim * context * mem.kv_bytes(pclass),
+        kv_bytes=batch * 2 * c.num_layers * c.num_kv_heads * c.head_dim * context
+        * mem.kv_bytes(pclass),
         logits_bytes=LOGITS_COPIES * context * c.vocab_size * 4,
         overhead_bytes=mem.overhead_bytes,
         conversion_bytes=conversion)
 
 
 def refusal(engine: type[Engine], ckpt: Checkpoint, precision: str, context: int,
-            needs_conversion: bool, device: str = "cpu") -> str | None:
+            needs_conversion: bool, device: str = "cpu", batch: int = 1) -> str | None:
     """Why the cell cannot fit in this machine's memory; None when it can. Only CPU cells
     are estimated: on an accelerator the weights and KV cache live in device memory,
     which these figures do not model."""
     if device != "cpu":
         return None
-    est = estimate(engine, ckpt, precision, context, needs_conversion)
+    est = estimate(engine, ckpt, precision, context, needs_conversion, batch)
     have = machine_bytes()
     if est.total_bytes <= USABLE_SHARE * have:
         return None

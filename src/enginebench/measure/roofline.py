@@ -4,7 +4,8 @@ once per token, and the marking of results above it as implausible.
 Bytes per token are a lower bound, so the bound is an upper bound: every weight matrix
 (q, k, v, o, gate, up, down per layer, and the output head) at the nominal size of the
 precision class (4, 2, 1 or 0.5 bytes per weight, ignoring scales and layers an engine
-keeps wider), plus the KV cache read at the average decode step at 2 bytes per value. The
+keeps wider), plus the KV cache read at the average decode step at 2 bytes per value;
+a batch of B sequences reads the weights once per step for B tokens and B KV caches. The
 input embedding table is not counted (one row is read per token) unless it is also the
 output head (tied). The bandwidth is the best STREAM kernel at the largest measured
 working set not above the bytes per token, so a model that fits in a cache is held to
@@ -25,8 +26,10 @@ MARGIN = 0.20  # above the bound by more than this is implausible, not noise
 
 
 def decode_bytes_per_token(config: ModelConfig, precision_class: str, prompt_tokens: int,
-                           new_tokens: int) -> float:
-    """Lower bound on the bytes a decode step reads, averaged over the generated tokens."""
+                           new_tokens: int, batch: int = 1) -> float:
+    """Lower bound on the bytes a decode step reads per token generated, averaged over the
+    generated tokens: a step of a batch of B reads the weights once and each sequence's
+    KV cache, for B tokens."""
     h, layers = config.hidden_size, config.num_layers
     heads, kv_heads, head_dim = config.num_heads, config.num_kv_heads, config.head_dim
     per_layer = 2 * h * heads * head_dim + 2 * h * kv_heads * head_dim \
@@ -34,7 +37,7 @@ def decode_bytes_per_token(config: ModelConfig, precision_class: str, prompt_tok
     weights = layers * per_layer + config.vocab_size * h
     mean_context = prompt_tokens + (new_tokens - 1) / 2
     kv = 2 * layers * kv_heads * head_dim * mean_context * KV_BYTES
-    return weights * BYTES_PER_WEIGHT[precision_class] + kv
+    return (weights * BYTES_PER_WEIGHT[precision_class] + batch * kv) / batch
 
 
 def roofline(decode_tps: float, bytes_per_token: float, bandwidth: dict) -> dict:

@@ -1,5 +1,7 @@
 """Run a suite: every cell in its own process, interleaved over rounds, saved after each.
 
+A cell is an engine x precision x device at one workload point (prompt length, new tokens,
+batch); the run crosses its engine x precision specs with every point of the workload.
 Cells run A, B, C, A, B, C, ... for `rounds` rounds so a slow spell of a noisy machine
 falls on all engines alike. The run file is rewritten atomically after every cell, so an
 interrupted run keeps everything that finished.
@@ -8,7 +10,7 @@ interrupted run keeps everything that finished.
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from enginebench.engines.base import Engine
@@ -33,9 +35,16 @@ from enginebench.measure.reference import (
     reference,
 )
 from enginebench.measure.roofline import decode_bytes_per_token, roofline
-from enginebench.measure.workload import Workload, divergence_prompts, eval_ids, prompt_ids
+from enginebench.measure.workload import (
+    Point,
+    Workload,
+    batch_prompts,
+    divergence_prompts,
+    eval_ids,
+)
 from enginebench.models.checkpoint import Checkpoint
 from enginebench.results.schema import Cell, Metrics, Quality, Run
+from enginebench.results.schema import Point as PointDoc
 
 STATUS_RANK = {"ok": 0, "unsupported": 1, "timeout": 2, "failed": 3}
 # An fp32 cell may leave the fp32 reference's greedy path only where the reference's top-1
@@ -51,10 +60,14 @@ class CellSpec:
     engine: type[Engine]
     precision: str
     device: str = "cpu"
+    # the workload point, named in the label when the run has several (set by the suite)
+    point: Point = field(default_factory=Point)
+    sweep: bool = False
 
     @property
     def label(self) -> str:
-        return f"{self.engine.name} {self.precision} {self.device}"
+        head = f"{self.engine.name} {self.precision} {self.device}"
+        return f"{head} {self.point.label}" if self.sweep else head
 
 
 @dataclass
@@ -104,26 +117,47 @@ class Suite:
         the machine's measured memory bandwidth (measure/bandwidth.py), which gives every
         decode result its roofline."""
         workload.validate()
-        self.ckpt, self.specs, self.workload = ckpt, specs, workload
+        self.ckpt, self.workload = ckpt, workload
         self.timeout_s = timeout_s
-        self.prompt = prompt_ids(ckpt, workload.prompt_tokens)
+        points = workload.points()
+        self.points = points
+        # the point whose cells also measure quality (once per engine x precision): the
+        # default pp128 tg128 b1 where the sweep has it, else its first
+        self.quality_point = Point() if Point() in points else points[0]
+        # every sequence's prompt at the longest length; a point of P ids takes the first P
+        self.prompts_long = batch_prompts(ckpt, max(workload.prompt_tokens),
+                                          max(workload.batch))
+        self.prompt = self.prompts(self.quality_point)[0]
         self.quality_ids = eval_ids(
             ckpt, min(QUALITY_TOKENS, ckpt.config.max_position_embeddings)) \
             if quality else None
         self.diverge = divergence_prompts(ckpt) if quality else []
-        # the longest sequence a cell holds: the workload's, or the quality pass's
-        self.context = max(workload.prompt_tokens + workload.new_tokens,
-                           len(self.quality_ids or ()),
-                           *(len(p) + DIVERGE_TOKENS for p in self.diverge))
+        # the longest sequence the quality pass holds
+        self.quality_context = max([len(self.quality_ids or ())]
+                                   + [len(p) + DIVERGE_TOKENS for p in self.diverge])
+        self.specs = [replace(s, point=p, sweep=len(points) > 1) for s in specs
+                      for p in points]
         self.reference: Reference | None = None
         self.bandwidth = bandwidth
         self.reference_engine = reference_engine
         self.header, self.path = run_header(
             machine_label, out_root, command=command,
             extra_env={"memory_bandwidth": bandwidth} if bandwidth else None)
-        self.header.update(model=ckpt.describe(),
-                           workload={**workload.to_dict(), "prompt_ids": self.prompt})
-        self.states = [_CellState(s) for s in specs]
+        self.header.update(model=ckpt.describe(), workload={
+            **workload.to_dict(), "prompt_ids": self.prompts_long[0],
+            "batch_prompt_ids": self.prompts_long if max(workload.batch) > 1 else []})
+        self.states = [_CellState(s) for s in self.specs]
+
+    def prompts(self, point: Point) -> list[list[int]]:
+        """The point's prompts: one per sequence, P ids each."""
+        return [p[:point.prompt_tokens] for p in self.prompts_long[:point.batch]]
+
+    def context(self, spec: CellSpec) -> int:
+        """The most tokens a sequence of the cell holds: its point's, or the quality
+        pass's at the quality point."""
+        quality = self.quality_context if self.quality_ids and \
+            spec.point == self.quality_point else 0
+        return max(spec.point.context, quality)
 
     def run(self, progress: Progress | None = None) -> Run:
         """Run every cell for every round; returns the saved run document."""
@@ -145,10 +179,12 @@ class Suite:
     def _prepare_reference(self) -> None:
         """The fp32 reference, or a run-level note saying why quality is not measured."""
         try:
+            others = [q for p in self.points for q in self.prompts(p)]
             self.reference = reference(self.ckpt, self.quality_ids, self.prompt,
-                                       self.workload.new_tokens, self.diverge,
+                                       max(self.workload.new_tokens), self.diverge,
                                        self.workload.threads, self.timeout_s,
-                                       self.reference_engine)
+                                       self.reference_engine,
+                                       list(dict.fromkeys(map(tuple, others))))
             self.header["quality"] = {"reference": self.reference.label,
                                       "tokens": len(self.quality_ids),
                                       "ids": self.quality_ids,
@@ -178,12 +214,15 @@ class Suite:
 
     def _measure_job(self, state: _CellState, artifact: Path) -> MeasureJob:
         quality = None
-        if self.quality_ids and self.reference:
+        point = state.spec.point
+        if self.quality_ids and self.reference and point == self.quality_point:
             quality = QualityJob(ids=self.quality_ids, reference=str(self.reference.path),
                                  perplexity=self.ckpt.trained,
                                  diverge_prompts=self.diverge, diverge_tokens=DIVERGE_TOKENS)
-        return MeasureJob(**self._common(state, artifact), prompt_ids=self.prompt,
-                          new_tokens=self.workload.new_tokens, warmups=self.workload.warmups,
+        prompts = self.prompts(point)
+        return MeasureJob(**self._common(state, artifact), prompt_ids=prompts[0],
+                          batch_prompts=prompts if point.batch > 1 else [],
+                          new_tokens=point.new_tokens, warmups=self.workload.warmups,
                           reps=self.workload.reps, quality=quality)
 
     def _artifact(self, state: _CellState, round_no: int) -> Path | None:
@@ -226,12 +265,15 @@ class Suite:
             state.fail("unsupported", f"{spec.engine.name} does not run on {spec.device}; "
                        f"devices: {', '.join(spec.engine.devices)}", round_no)
             return
-        problem = spec.engine.device_problem(spec.precision, spec.device) \
-            or spec.engine.config_problem(self.ckpt.config, spec.precision, self.context) \
-            or memory.refusal(spec.engine, self.ckpt, spec.precision, self.context,
+        context, batch = self.context(spec), spec.point.batch
+        no_batch = spec.engine.no_batch if batch > 1 else None
+        problem = (f"batch {batch}: {spec.engine.name} {no_batch}" if no_batch else None) \
+            or spec.engine.device_problem(spec.precision, spec.device) \
+            or spec.engine.config_problem(self.ckpt.config, spec.precision, context) \
+            or memory.refusal(spec.engine, self.ckpt, spec.precision, context,
                               needs_conversion=not artifacts.is_cached(
                                   self.ckpt, spec.engine, spec.precision),
-                              device=spec.device)
+                              device=spec.device, batch=batch)
         if problem:
             state.fail("unsupported", problem, round_no)
             return
@@ -246,11 +288,11 @@ class Suite:
         if res.status != "ok":
             state.fail(res.status, res.error, round_no)
             return
-        problem = self._check_traces(res.traces)
+        problem = self._check_traces(res.traces, spec.point)
         if problem:
             state.fail("failed", problem, round_no)
             return
-        state.traces += [Trace(t.start, t.times, t.ids) for t in res.traces]
+        state.traces += [Trace(t.start, t.times, t.ids, t.batch_ids) for t in res.traces]
         state.rounds += [round_no] * len(res.traces)
         if res.load_s is not None:
             state.load_s.append(res.load_s)
@@ -276,8 +318,12 @@ class Suite:
             return None
         label = self.reference.label
         ref = self.reference
-        outputs = [("the prompt", ref.greedy, state.traces[-1].ids, ref.departure(
-            state.traces[-1].ids))]
+        point = state.spec.point
+        outputs = [(f"the prompt{f' of sequence {b + 1}' if point.batch > 1 else ''}",
+                    ref.by_prompt[tuple(prompt)][0], ids, ref.departure(ids, prompt))
+                   for b, (prompt, ids) in enumerate(zip(self.prompts(point),
+                                                         state.traces[-1].sequences,
+                                                         strict=True))]
         diverge_ids = (state.quality or {}).get("diverge_ids") or []
         if len(diverge_ids) == len(ref.diverge_greedy):
             outputs += [(f"divergence prompt {n + 1}", g, ids, d) for n, (g, ids, d) in
@@ -302,15 +348,25 @@ class Suite:
                     f"{FP32_LOGIT_RTOL}); it computed another model")
         return None
 
-    def _check_traces(self, traces: list[TraceResult]) -> str | None:
-        """The harness's checks on what the engine returned: count, ids, timestamps."""
-        n, vocab = self.workload.new_tokens, self.ckpt.vocab_size
+    def _check_traces(self, traces: list[TraceResult], point: Point) -> str | None:
+        """The harness's checks on what the engine returned: count, ids, timestamps; for
+        a batch, B sequences of exactly N ids each."""
+        n, vocab = point.new_tokens, self.ckpt.vocab_size
         for k, t in enumerate(traces):
-            if len(t.ids) != n or len(t.times) != n:
-                return (f"repetition {k + 1} returned {len(t.ids)} ids and "
-                        f"{len(t.times)} timestamps; expected exactly {n}")
-            if any(not 0 <= i < vocab for i in t.ids):
-                return f"repetition {k + 1} returned a token id outside [0, {vocab})"
+            if point.batch > 1 and len(t.batch_ids) != point.batch:
+                return (f"repetition {k + 1} returned {len(t.batch_ids)} sequences for a "
+                        f"batch of {point.batch}")
+            for b, ids in enumerate(t.batch_ids or [t.ids]):
+                seq = f", sequence {b + 1}," if point.batch > 1 else ""
+                if len(ids) != n:
+                    return (f"repetition {k + 1}{seq} returned {len(ids)} ids; expected "
+                            f"exactly {n}")
+                if any(not 0 <= i < vocab for i in ids):
+                    return (f"repetition {k + 1}{seq} returned a token id outside "
+                            f"[0, {vocab})")
+            if len(t.times) != n:
+                return (f"repetition {k + 1} returned {len(t.times)} timestamps; expected "
+                        f"exactly {n} (one per step)")
             if t.times[0] < t.start or any(b < a for a, b in
                                             zip(t.times, t.times[1:], strict=False)):
                 return f"repetition {k + 1} returned timestamps that go backwards"
@@ -322,14 +378,15 @@ class Suite:
 
     def _cell(self, state: _CellState) -> Cell:
         spec = state.spec
-        timing = (cell_metrics(state.traces, state.rounds, self.workload.prompt_tokens)
+        point = spec.point
+        timing = (cell_metrics(state.traces, state.rounds, point.prompt_tokens, point.batch)
                   if state.traces else {})
         precision_class = spec.engine.precisions[spec.precision]
         bound = {}
         if self.bandwidth and "points" in self.bandwidth and timing.get("decode_tps"):
             per_token = decode_bytes_per_token(self.ckpt.config, precision_class,
-                                               self.workload.prompt_tokens,
-                                               self.workload.new_tokens)
+                                               point.prompt_tokens, point.new_tokens,
+                                               point.batch)
             bound = roofline(timing["decode_tps"]["median"], per_token, self.bandwidth)
         metrics = Metrics(
             **timing,
@@ -355,14 +412,24 @@ class Suite:
             notes=state.notes + state.notes_harness,
             tokens_generated=len(first) if first else None,
             output_ids=first,
-            outputs_consistent=all(t.ids == first for t in state.traces) if first else None,
+            outputs_consistent=all(t.sequences == state.traces[0].sequences
+                                   for t in state.traces) if first else None,
             rounds=state.rounds_done,
             build=state.build,
             metrics=metrics,
             quality=self._quality(state, first),
             quality_error=state.quality_error,
             implausible=bound.get("implausible"),
+            point=PointDoc(**vars(point)),
+            first_diffs=self._first_diffs(state),
         )
+
+    def _first_diffs(self, state: _CellState) -> list[int | None] | None:
+        """Per sequence: where its ids leave the reference's greedy ids for its prompt."""
+        if self.reference is None or not state.traces:
+            return None
+        return [self.reference.departure(ids, prompt)[0] for prompt, ids in
+                zip(self.prompts(state.spec.point), state.traces[0].sequences, strict=True)]
 
     def _quality(self, state: _CellState, first: list[int] | None) -> Quality | None:
         if state.quality is None or self.reference is None:

@@ -1,5 +1,8 @@
-"""The workload every engine runs: fixed prompt token ids, then N greedy new tokens."""
+"""The workload every engine runs: fixed prompt token ids, then N greedy new tokens, for
+one sequence or a batch of B sequences with prompts of their own; a run sweeps the
+cartesian product of its prompt lengths, new-token counts and batch sizes (its points)."""
 
+import itertools
 from dataclasses import asdict, dataclass
 from importlib import resources
 
@@ -14,21 +17,53 @@ def default_threads() -> int:
     return psutil.cpu_count(logical=False) or 1
 
 
-@dataclass(frozen=True)
-class Workload:
-    """Prompt length, generated length, repetitions and threads of every cell of a run."""
+@dataclass(frozen=True, order=True)
+class Point:
+    """One workload point of a sweep: P prompt ids, N new tokens, B sequences together.
+    `pp2048 tg128` is llama-bench's `tg128 @ d2048`: decode after a 2048-token prompt."""
 
     prompt_tokens: int = 128
     new_tokens: int = 128
+    batch: int = 1
+
+    @property
+    def label(self) -> str:
+        return f"pp{self.prompt_tokens} tg{self.new_tokens} b{self.batch}"
+
+    @property
+    def context(self) -> int:
+        """The most tokens one sequence holds."""
+        return self.prompt_tokens + self.new_tokens
+
+
+def _ints(value: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    return (value,) if isinstance(value, int) else tuple(value)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The points (prompt lengths x new-token counts x batch sizes), repetitions and
+    threads of every cell of a run. A single int is a sweep of one."""
+
+    prompt_tokens: tuple[int, ...] | int = (128,)
+    new_tokens: tuple[int, ...] | int = (128,)
     warmups: int = 1
     reps: int = 5
     threads: int = 1
     rounds: int = 1
+    batch: tuple[int, ...] | int = (1,)
+
+    def __post_init__(self) -> None:
+        for name in ("prompt_tokens", "new_tokens", "batch"):
+            object.__setattr__(self, name, _ints(getattr(self, name)))
 
     def validate(self) -> None:
         checks = [
-            (self.prompt_tokens >= 1, "--prompt-tokens must be at least 1"),
-            (self.new_tokens >= 2, "--new-tokens must be at least 2 (decode rate needs two)"),
+            (bool(self.prompt_tokens) and min(self.prompt_tokens) >= 1,
+             "--prompt-tokens must be at least 1"),
+            (bool(self.new_tokens) and min(self.new_tokens) >= 2,
+             "--new-tokens must be at least 2 (decode rate needs two)"),
+            (bool(self.batch) and min(self.batch) >= 1, "--batch must be at least 1"),
             (self.warmups >= 0, "--warmups must be 0 or more"),
             (self.reps >= 1, "--reps must be at least 1"),
             (self.threads >= 1, "--threads must be at least 1"),
@@ -37,9 +72,30 @@ class Workload:
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
+        for name in ("prompt_tokens", "new_tokens", "batch"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise UserError(f"--{name.replace('_', '-')} "
+                                f"{','.join(map(str, values))} repeats a value")
+
+    def points(self) -> list[Point]:
+        """The cartesian product, in the order given (prompt length outermost)."""
+        return [Point(p, n, b) for p, n, b in
+                itertools.product(self.prompt_tokens, self.new_tokens, self.batch)]
+
+    @property
+    def longest(self) -> int:
+        """The most tokens one sequence of any point holds."""
+        return max(self.prompt_tokens) + max(self.new_tokens)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The run document's workload: the first point's P and N (what a one-point reader
+        takes), every point, and the run's repetitions and threads."""
+        first = self.points()[0]
+        out = asdict(self)
+        out.update(prompt_tokens=first.prompt_tokens, new_tokens=first.new_tokens,
+                   batch=first.batch, points=[asdict(p) for p in self.points()])
+        return out
 
 
 def shipped_text(name: str) -> str:
@@ -86,6 +142,34 @@ def text_ids(ckpt: Checkpoint, text: str, length: int) -> list[int]:
 def prompt_ids(ckpt: Checkpoint, length: int) -> list[int]:
     """The workload's prompt: the shipped prompt text's ids."""
     return text_ids(ckpt, shipped_text("prompt.txt"), length)
+
+
+# where sequence b of a batch starts reading the prompt text: b * this many of its ids on
+BATCH_STRIDE = 41
+
+
+def batch_prompts(ckpt: Checkpoint, length: int, batch: int) -> list[list[int]]:
+    """The prompts of a batch of `batch` sequences, `length` ids each: sequence 0's is
+    `prompt_ids`; sequence b's reads the same text from about its (b * BATCH_STRIDE)-th id
+    on (moved on until its first id is one no earlier sequence starts with), wrapping
+    round, so that no two share more than the tokenizer's leading ids and no engine can
+    reuse one sequence's prefill for another."""
+    prefix, body = _encode(ckpt, shipped_text("prompt.txt"))
+    if batch > len(set(body)):
+        raise UserError(f"{ckpt.path}: the prompt text has {len(set(body))} distinct ids, too "
+                        f"few to start {batch} batch prompts differently")
+    out, firsts = [], set()
+    for b in range(batch):
+        start = (b * BATCH_STRIDE) % len(body)
+        while body[start] in firsts:
+            start = (start + 1) % len(body)
+        firsts.add(body[start])
+        rotated = body[start:] + body[:start]
+        ids = list(prefix)
+        while len(ids) < length:
+            ids.extend(rotated[: length - len(ids)])
+        out.append(ids)
+    return out
 
 
 def eval_ids(ckpt: Checkpoint, length: int) -> list[int]:

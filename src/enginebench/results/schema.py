@@ -50,8 +50,13 @@ class Percentiles(_Strict):
 
 
 class Metrics(_Strict):
-    prefill_tps: Stat | None = None
-    decode_tps: Stat | None = None
+    prefill_tps: Stat | None = Field(None, description="prompt ids of all B sequences over "
+                                     "the batch's TTFT")
+    decode_tps: Stat | None = Field(None, description="aggregate: B x (N - 1) over the time "
+                                    "from the first token to the last")
+    seq_decode_tps: Stat | None = Field(None, description="per sequence, (N - 1) over the "
+                                        "same time; batch cells only (at B = 1 it is "
+                                        "decode_tps)")
     ttft_ms: Stat | None = None
     e2e_ms: Stat | None = None
     itl_ms: Percentiles | None = None
@@ -108,6 +113,18 @@ class Quality(_Strict):
                                             "counted as first_diff_min is")
 
 
+class Point(_Strict):
+    """One workload point: P prompt ids, N new tokens, B sequences decoded together."""
+
+    prompt_tokens: Count
+    new_tokens: Count
+    batch: Count = 1
+
+    @property
+    def label(self) -> str:
+        return f"pp{self.prompt_tokens} tg{self.new_tokens} b{self.batch}"
+
+
 class Cell(_Strict):
     engine: str
     engine_version: str | None
@@ -128,6 +145,11 @@ class Cell(_Strict):
     quality_error: str | None = None
     implausible: str | None = Field(None, description="why the result is above the "
                                     "memory-bandwidth bound; None when it is not")
+    point: Point | None = Field(None, description="the cell's workload point; None in runs "
+                                "of one point (the run's workload is it)")
+    first_diffs: list[int | None] | None = Field(
+        None, description="per sequence: the first generated token that differs from the "
+        "fp32 reference's greedy output for its prompt; None when all agree")
 
 
 class Machine(_Strict):
@@ -148,7 +170,13 @@ class Workload(_Strict):
     reps: Count
     threads: Count
     rounds: Count = 1
-    prompt_ids: list[int] = []
+    batch: Count = 1
+    prompt_ids: list[int] = Field([], description="sequence 0's prompt at the longest "
+                                  "prompt length; a point of P ids takes the first P")
+    batch_prompt_ids: list[list[int]] = Field([], description="every sequence's prompt at "
+                                              "the longest length, where a point has B > 1")
+    points: list[Point] = Field([], description="every point of the sweep; empty in runs of "
+                                "one point")
 
 
 class Run(_Strict):
@@ -163,6 +191,27 @@ class Run(_Strict):
     quality: dict | None = Field(None, description="the fp32 reference and the quality ids, "
                                  "or why quality was not measured")
     cells: list[Cell]
+
+    def point(self, cell: Cell) -> Point:
+        """The cell's workload point (a run of one point gives it in its workload)."""
+        if cell.point is not None:
+            return cell.point
+        w = self.workload
+        return Point(prompt_tokens=w.prompt_tokens, new_tokens=w.new_tokens, batch=w.batch)
+
+    def headline_point(self) -> Point:
+        """The point tables that show one point per run use: the default pp128 tg128 b1
+        where the run has it, else its first."""
+        points = [self.point(c) for c in self.cells] or [self.point(Cell.model_construct())]
+        return DEFAULT_POINT if DEFAULT_POINT in points else points[0]
+
+    def headline_cells(self) -> list[Cell]:
+        """The cells at `headline_point` (every cell of a run of one point)."""
+        head = self.headline_point()
+        return [c for c in self.cells if self.point(c) == head]
+
+
+DEFAULT_POINT = Point(prompt_tokens=128, new_tokens=128, batch=1)
 
 
 # --- operator benchmarks (`enginebench ops`): a document of their own, kind "ops" ---

@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from enginebench.engines.base import (
+    BatchGeneration,
     Engine,
     Generation,
     LoadedModel,
@@ -39,6 +40,9 @@ class CTranslate2Engine(Engine):
         "int8_bfloat16": "int8",
     }
     devices = ("cpu", "cuda")
+    # generate_tokens takes a batch: equal-length prompts are forwarded at once, then one
+    # decoder call per step for all sequences
+    no_batch = None
     # not llama3 rope (its logits differ from transformers' by 2.3e-3 of the largest on the
     # config tests' checkpoint; the converter drops original_max_position_embeddings), not a
     # head_dim other than hidden/heads (the converter fails on it)
@@ -107,6 +111,25 @@ class CTranslate2Engine(Engine):
             times.append(time.perf_counter())
             ids.append(step.token_id)
         return Generation(ids, times)
+
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
+        """`generate_tokens` over the batch: one decoder call per step for every sequence,
+        each step's token reported per sequence; a step is stamped at its last."""
+        m: _Model = model.handle
+        batch = [[m.tokens[i] for i in p] for p in prompts]
+        ids: list[list[int]] = [[] for _ in prompts]
+        times: list[float] = []
+        steps = m.generator.generate_tokens(batch, max_length=new_tokens, sampling_topk=1,
+                                            end_token=[])
+        for step in steps:
+            now = time.perf_counter()
+            ids[step.batch_id].append(step.token_id)
+            if step.step == len(times):
+                times.append(now)
+            else:
+                times[step.step] = now
+        return BatchGeneration(ids, times)
 
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
         m: _Model = model.handle

@@ -10,7 +10,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from enginebench.engines.base import (
     PRECISION_CLASSES,
+    BatchGeneration,
     Engine,
     Generation,
     LoadedModel,
@@ -58,6 +59,33 @@ class _Model:
     sampler: object
     n_vocab: int
     pool: int
+    threads: int
+    # (batch, tokens per sequence) -> a context of its own for that batch, and its pool
+    batch_ctx: dict[tuple[int, int], tuple[object, int]] = field(default_factory=dict)
+
+
+def _context(model: object, n_ctx: int, threads: int, seqs: int = 1) -> tuple[object, int]:
+    """A context of `n_ctx` KV cells for `seqs` sequences that takes all of them in one
+    `llama_decode`, with its threadpool."""
+    import llama_cpp as L
+
+    cparams = L.llama_context_default_params()
+    cparams.n_ctx = n_ctx
+    cparams.n_batch = n_ctx
+    cparams.n_ubatch = min(n_ctx, _UBATCH)
+    cparams.n_seq_max = seqs
+    cparams.n_threads = cparams.n_threads_batch = threads
+    cparams.no_perf = True
+    ctx = L.llama_init_from_model(model, cparams)
+    if not ctx:
+        raise RuntimeError("llama.cpp could not create a context")
+    return ctx, _attach_threadpool(ctx, threads)
+
+
+def _fill(batch: object, k: int, token: int, pos: int, seq: int, logits: bool) -> None:
+    batch.token[k], batch.pos[k], batch.n_seq_id[k] = token, pos, 1
+    batch.seq_id[k][0] = seq
+    batch.logits[k] = int(logits)
 
 
 class LlamaCppEngine(Engine):
@@ -71,6 +99,8 @@ class LlamaCppEngine(Engine):
         "q8_0": "int8", "q4_0": "int4", "q4_k_m": "int4",
     }
     devices = ("cpu", "cuda")
+    # one llama_batch with B sequence ids, as llama.cpp's batched-bench does
+    no_batch = None
     honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings",
                          "attention_bias", "mlp_bias"})
     converts = True
@@ -124,18 +154,9 @@ class LlamaCppEngine(Engine):
         model = L.llama_model_load_from_file(str(artifact / GGUF).encode(), mparams)
         if not model:
             raise RuntimeError(f"llama.cpp could not load {artifact / GGUF}")
-        cparams = L.llama_context_default_params()
-        cparams.n_ctx = context
-        cparams.n_batch = context
-        cparams.n_ubatch = min(context, _UBATCH)
-        cparams.n_threads = cparams.n_threads_batch = threads
-        cparams.no_perf = True
-        ctx = L.llama_init_from_model(model, cparams)
-        if not ctx:
-            raise RuntimeError("llama.cpp could not create a context")
-        pool = _attach_threadpool(ctx, threads)
+        ctx, pool = _context(model, context, threads)
         n_vocab = L.llama_vocab_n_tokens(L.llama_model_get_vocab(model))
-        handle = _Model(model, ctx, L.llama_sampler_init_greedy(), n_vocab, pool)
+        handle = _Model(model, ctx, L.llama_sampler_init_greedy(), n_vocab, pool, threads)
         return LoadedModel(handle)
 
     def close(self, model: LoadedModel) -> None:
@@ -144,8 +165,9 @@ class LlamaCppEngine(Engine):
 
         m: _Model = model.handle
         L.llama_sampler_free(m.sampler)
-        L.llama_free(m.ctx)
-        ggml_api().threadpool_free(m.pool)
+        for ctx, pool in [(m.ctx, m.pool), *m.batch_ctx.values()]:
+            L.llama_free(ctx)
+            ggml_api().threadpool_free(pool)
         L.llama_model_free(m.model)
 
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
@@ -168,6 +190,44 @@ class LlamaCppEngine(Engine):
                 _check(L.llama_decode(m.ctx, L.llama_batch_get_one(one, 1)))
         return Generation(ids, times)
 
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
+        """One `llama_batch` carrying every sequence's prompt (sequence ids 0..B-1), then
+        one `llama_decode` per step carrying each sequence's last token; a context of its
+        own, B x (P + N) KV cells for B sequences, made on the first call."""
+        import llama_cpp as L
+
+        m: _Model = model.handle
+        n, p = len(prompts), len(prompts[0])
+        key = (n, p + new_tokens)
+        if key not in m.batch_ctx:
+            m.batch_ctx[key] = _context(m.model, n * key[1], m.threads, n)
+        ctx = m.batch_ctx[key][0]
+        L.llama_memory_clear(L.llama_get_memory(ctx), True)
+        ids: list[list[int]] = [[] for _ in prompts]
+        times: list[float] = []
+        batch = L.llama_batch_init(n * p, 0, 1)
+        try:
+            for s, prompt in enumerate(prompts):
+                for i, tok in enumerate(prompt):
+                    _fill(batch, s * p + i, tok, i, s, i == p - 1)
+            batch.n_tokens = n * p
+            _check(L.llama_decode(ctx, batch))
+            last = [s * p + p - 1 for s in range(n)]  # where each sequence's logits are
+            for step in range(new_tokens):
+                for seq, k in zip(ids, last, strict=True):
+                    seq.append(L.llama_sampler_sample(m.sampler, ctx, k))
+                times.append(time.perf_counter())
+                if step + 1 < new_tokens:
+                    for s, seq in enumerate(ids):
+                        _fill(batch, s, seq[-1], p + step, s, True)
+                    batch.n_tokens = n
+                    _check(L.llama_decode(ctx, batch))
+                    last = list(range(n))
+        finally:
+            L.llama_batch_free(batch)
+        return BatchGeneration(ids, times)
+
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
         import llama_cpp as L
 
@@ -176,9 +236,7 @@ class LlamaCppEngine(Engine):
         batch = L.llama_batch_init(len(ids), 0, 1)
         try:
             for i, tok in enumerate(ids):
-                batch.token[i], batch.pos[i], batch.n_seq_id[i] = tok, i, 1
-                batch.seq_id[i][0] = 0
-                batch.logits[i] = 1
+                _fill(batch, i, tok, i, 0, True)
             batch.n_tokens = len(ids)
             _check(L.llama_decode(m.ctx, batch))
             rows = [np.ctypeslib.as_array(L.llama_get_logits_ith(m.ctx, i), (m.n_vocab,))

@@ -18,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from enginebench.engines.base import (
+    BatchGeneration,
     Engine,
     Generation,
     LoadedModel,
@@ -84,6 +85,8 @@ class MlxEngine(Engine):
         "fp32": "fp32", "fp16": "fp16", "bf16": "bf16", "q8": "int8", "q4": "int4",
     }
     devices = ("cpu", "metal")
+    # mlx-lm's models take a [B, P] batch over one prompt cache
+    no_batch = None
     # mlx-lm's Llama: head_dim, tied embeddings, biases, llama3 and linear rope scaling
     honours = frozenset({"head_dim", "tie_word_embeddings", "attention_bias", "mlp_bias",
                          "rope_type:llama3", "rope_type:linear"})
@@ -123,21 +126,28 @@ class MlxEngine(Engine):
 
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
                  ) -> Generation:
+        batch = self.generate_batch(model, [prompt_ids], new_tokens)
+        return Generation(batch.ids[0], batch.times)
+
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
         import mlx.core as mx
         from mlx_lm.models.cache import make_prompt_cache
 
         net = model.handle
         cache = make_prompt_cache(net)
-        ids: list[int] = []
+        ids: list[list[int]] = [[] for _ in prompts]
         times: list[float] = []
-        logits = net(mx.array([prompt_ids]), cache=cache)
+        logits = net(mx.array(prompts), cache=cache)
         for step in range(new_tokens):
-            token = mx.argmax(logits[0, -1])
-            ids.append(token.item())  # evaluates the step: the token exists now
+            tokens = mx.argmax(logits[:, -1], axis=-1)
+            # tolist() evaluates the step: its tokens exist now
+            for seq, token in zip(ids, tokens.tolist(), strict=True):
+                seq.append(token)
             times.append(time.perf_counter())
             if step + 1 < new_tokens:
-                logits = net(token.reshape(1, 1), cache=cache)
-        return Generation(ids, times)
+                logits = net(tokens.reshape(-1, 1), cache=cache)
+        return BatchGeneration(ids, times)
 
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
         import mlx.core as mx

@@ -12,7 +12,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from enginebench.engines.base import Engine, Generation, LoadedModel, MemoryModel, PrecisionClass
+from enginebench.engines.base import (
+    BatchGeneration,
+    Engine,
+    Generation,
+    LoadedModel,
+    MemoryModel,
+    PrecisionClass,
+)
 from enginebench.engines.onnxruntime import export
 from enginebench.hardware import cpu_flags
 from enginebench.models.checkpoint import Checkpoint
@@ -66,6 +73,8 @@ class OnnxRuntimeEngine(Engine):
     precisions: ClassVar[dict[str, PrecisionClass]] = {
         "fp32": "fp32", "fp16": "fp16", "int8": "int8", "int4": "int4"}
     devices = ("cpu", "cuda")
+    # the exported graph takes a batch: [B, P] ids and mask, past key/values of batch B
+    no_batch = None
     honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings",
                          "attention_bias", "mlp_bias"})
     converts = True
@@ -130,34 +139,41 @@ class OnnxRuntimeEngine(Engine):
 
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
                  ) -> Generation:
+        batch = self.generate_batch(model, [prompt_ids], new_tokens)
+        return Generation(batch.ids[0], batch.times)
+
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
         import onnxruntime as ort
 
         m: _Model = model.handle
+        n = len(prompts)
         binding = m.session.io_binding()
-        empty = np.zeros((1, *m.kv_shape[:1], 0, m.kv_shape[1]), m.kv_dtype)
+        empty = np.zeros((n, *m.kv_shape[:1], 0, m.kv_shape[1]), m.kv_dtype)
         past = {name: ort.OrtValue.ortvalue_from_numpy(empty) for name in m.past}
         outputs = [o.name for o in m.session.get_outputs()]
-        ids: list[int] = []
+        ids: list[list[int]] = [[] for _ in prompts]
         times: list[float] = []
-        step_ids = np.array([prompt_ids], dtype=np.int64)
-        total = len(prompt_ids)
+        step_ids = np.array(prompts, dtype=np.int64)
+        total = len(prompts[0])
         for _ in range(new_tokens):
             binding.bind_cpu_input("input_ids", step_ids)
-            binding.bind_cpu_input("attention_mask", np.ones((1, total), np.int64))
+            binding.bind_cpu_input("attention_mask", np.ones((n, total), np.int64))
             for name, value in past.items():
                 binding.bind_ortvalue_input(name, value)
             for name in outputs:
                 binding.bind_output(name, m.device)
             m.session.run_with_iobinding(binding)
             values = dict(zip(outputs, binding.get_outputs(), strict=True))
-            token = int(values["logits"].numpy()[0, -1].argmax())
+            tokens = values["logits"].numpy()[:, -1].argmax(-1)
+            for seq, token in zip(ids, tokens.tolist(), strict=True):
+                seq.append(int(token))
             times.append(time.perf_counter())
-            ids.append(token)
             past = {name: values[name.replace("past_key_values.", "present.")]
                     for name in m.past}
-            step_ids = np.array([[token]], dtype=np.int64)
+            step_ids = tokens.astype(np.int64).reshape(n, 1)
             total += 1
-        return Generation(ids, times)
+        return BatchGeneration(ids, times)
 
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
         m: _Model = model.handle

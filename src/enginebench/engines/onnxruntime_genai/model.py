@@ -7,7 +7,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from enginebench.engines.base import Engine, Generation, LoadedModel, MemoryModel, PrecisionClass
+from enginebench.engines.base import (
+    BatchGeneration,
+    Engine,
+    Generation,
+    LoadedModel,
+    MemoryModel,
+    PrecisionClass,
+)
 from enginebench.engines.onnxruntime import export
 from enginebench.models.checkpoint import Checkpoint
 
@@ -26,6 +33,9 @@ class OnnxRuntimeGenAIEngine(Engine):
     precisions: ClassVar[dict[str, PrecisionClass]] = {
         "fp32": "fp32", "int8": "int8", "int4": "int4"}
     devices = ("cpu", "cuda")
+    # GeneratorParams' batch_size: the prompts go in as one [B, P] array, and every
+    # generate_next_token is one step of all B sequences
+    no_batch = None
     honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings",
                          "attention_bias", "mlp_bias"})
     converts = True
@@ -56,12 +66,12 @@ class OnnxRuntimeGenAIEngine(Engine):
         config.overlay(json.dumps({"model": {"decoder": {"session_options": session}}}))
         return LoadedModel(og.Model(config), [_EOS_NOTE])
 
-    def _generator(self, model: LoadedModel, length: int) -> object:
+    def _generator(self, model: LoadedModel, length: int, batch: int = 1) -> object:
         import onnxruntime_genai as og
 
         params = og.GeneratorParams(model.handle)
         params.set_search_options(max_length=length, min_length=length, do_sample=False,
-                                  batch_size=1)
+                                  batch_size=batch)
         return og.Generator(model.handle, params)
 
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
@@ -75,6 +85,19 @@ class OnnxRuntimeGenAIEngine(Engine):
             ids.append(int(gen.get_next_tokens()[0]))
             times.append(time.perf_counter())
         return Generation(ids, times)
+
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
+        gen = self._generator(model, len(prompts[0]) + new_tokens, len(prompts))
+        gen.append_tokens(np.asarray(prompts, dtype=np.int32))
+        ids: list[list[int]] = [[] for _ in prompts]
+        times: list[float] = []
+        for _ in range(new_tokens):
+            gen.generate_next_token()
+            for seq, token in zip(ids, gen.get_next_tokens().tolist(), strict=True):
+                seq.append(int(token))
+            times.append(time.perf_counter())
+        return BatchGeneration(ids, times)
 
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
         gen = self._generator(model, len(ids))

@@ -70,6 +70,9 @@ class OpenVinoEngine(Engine):
     precisions: ClassVar[dict[str, PrecisionClass]] = {
         "fp32": "fp32", "fp16": "fp16", "bf16": "bf16", "int8": "int8", "int4": "int4"}
     devices = ("cpu",)
+    no_batch = ("is driven through openvino-genai's LLMPipeline for one sequence, whose "
+                "per-token times are one sequence's; its batched path (continuous "
+                "batching) is not wired here")
     # optimum-intel exports the checkpoint through transformers' own Llama
     honours = frozenset({"rope_type:llama3", "rope_type:linear", "head_dim",
                          "tie_word_embeddings", "attention_bias", "mlp_bias"})

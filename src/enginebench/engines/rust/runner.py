@@ -136,6 +136,8 @@ class RustRunnerEngine(Engine):
     binary: ClassVar[str]
     modules = ()
     packages = ()
+    no_batch = ("runs in a Rust runner (runners/rust) whose generate request carries one "
+                "prompt and one KV cache")
 
     @classmethod
     def available(cls) -> bool:

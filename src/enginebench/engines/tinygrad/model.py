@@ -79,6 +79,8 @@ class TinygradEngine(Engine):
     precisions: ClassVar[dict[str, PrecisionClass]] = {
         "fp32": "fp32", "fp16": "fp16", "int8": "int8"}
     devices = ("cpu", "cuda")  # cuda: tinygrad's CUDA device (not tested on a GPU)
+    no_batch = ("runs the adapter's own Llama (engines/tinygrad/llama.py), whose KV cache "
+                "and captured graphs are for one sequence")
     honours = frozenset({"rope_type:llama3", "head_dim", "tie_word_embeddings"})
     # llama.py casts each mapped tensor in NumPy, then tinygrad copies it: a tensor's
     # transients on top; int8 keeps the embedding fp32; fixed-shape KV cache, fp32 but at fp16

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from enginebench.engines.base import Generation, LoadedModel
+from enginebench.engines.base import BatchGeneration, LoadedModel
 from enginebench.engines.torch.model import TorchEngine
 from enginebench.leftovers import temp_prefix
 from enginebench.models.checkpoint import Checkpoint
@@ -34,19 +34,22 @@ class _Compiled:
     forward: object  # torch.compile of it
     cache_arg: str
     inductor_dir: str  # Inductor's on-disk caches, empty at load, removed at close
-    # transformers StaticCache per sequence length (prompt + new tokens), as generate sizes it
-    caches: dict[int, object] = field(default_factory=dict)
+    # transformers StaticCache per (batch, sequence length (prompt + new tokens)), as
+    # generate sizes it
+    caches: dict[tuple[int, int], object] = field(default_factory=dict)
     compile_s: float | None = None
 
 
-def _cache(m: _Compiled, size: int) -> object:
-    """An emptied StaticCache of `size` positions (one per size: the graph is per shape)."""
+def _cache(m: _Compiled, batch: int, size: int) -> object:
+    """An emptied StaticCache of `size` positions for `batch` sequences (one per shape: the
+    graph is per shape; the cache takes its batch from its first use)."""
     from transformers import StaticCache
 
-    if size not in m.caches:
-        m.caches[size] = StaticCache(config=m.net.config, max_cache_len=size)
-    m.caches[size].reset()
-    return m.caches[size]
+    key = (batch, size)
+    if key not in m.caches:
+        m.caches[key] = StaticCache(config=m.net.config, max_cache_len=size)
+    m.caches[key].reset()
+    return m.caches[key]
 
 
 class TorchCompileEngine(TorchEngine):
@@ -89,23 +92,25 @@ class TorchCompileEngine(TorchEngine):
         shutil.rmtree(model.handle.inductor_dir, ignore_errors=True)
         super().close(model)
 
-    def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
-                 ) -> Generation:
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
         import torch
 
         m: _Compiled = model.handle
         device = m.net.device
         first = m.compile_s is None
-        ids: list[int] = []
+        ids: list[list[int]] = [[] for _ in prompts]
         times: list[float] = []
-        cache = _cache(m, len(prompt_ids) + new_tokens)
+        cache = _cache(m, len(prompts), len(prompts[0]) + new_tokens)
         with torch.no_grad():  # not inference_mode: the compiled graph updates the cache in place
             # the prefill eager, as transformers' generate runs it (one shape, run once)
-            out = m.net(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True,
+            out = m.net(input_ids=torch.tensor(prompts, device=device), use_cache=True,
                         logits_to_keep=1, **{m.cache_arg: cache})
             for step in range(new_tokens):
-                token = out.logits[0, -1].argmax()
-                ids.append(int(token))  # int() waits for the device: the token exists now
+                tokens = out.logits[:, -1].argmax(-1)
+                # tolist() waits for the device: the step's tokens exist now
+                for seq, token in zip(ids, tokens.tolist(), strict=True):
+                    seq.append(token)
                 times.append(time.perf_counter())
                 if first and step == 1:
                     m.compile_s = times[-1] - times[0]
@@ -113,9 +118,9 @@ class TorchCompileEngine(TorchEngine):
                                        "step of the first generate, where its graph "
                                        "compiles")
                 if step + 1 < new_tokens:
-                    out = m.forward(input_ids=token.view(1, 1), use_cache=True,
+                    out = m.forward(input_ids=tokens.view(-1, 1), use_cache=True,
                                     logits_to_keep=1, **{m.cache_arg: cache})
-        return Generation(ids, times)
+        return BatchGeneration(ids, times)
 
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
         import torch

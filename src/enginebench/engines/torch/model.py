@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from enginebench.engines.base import (
+    BatchGeneration,
     Engine,
     Generation,
     LoadedModel,
@@ -77,6 +78,9 @@ class TorchEngine(Engine):
     # read through included; fp16 maps the checkpoint. KV cache at the compute dtype.
     memory = MemoryModel(weights={"fp32": 4.5, "int8": 5.0, "int4": 5.0},
                          kv={"fp32": 4.0, "int8": 4.0, "int4": 4.0}, overhead_bytes=1.0e9)
+    # a batch is one [B, P] prefill and one [B, 1] forward per step over a shared KV cache
+    # (the prompts are all P long: no padding, no attention mask)
+    no_batch = None
 
     def build_info(self) -> dict:
         import torch
@@ -118,23 +122,30 @@ class TorchEngine(Engine):
 
     def generate(self, model: LoadedModel, prompt_ids: list[int], new_tokens: int
                  ) -> Generation:
+        batch = self.generate_batch(model, [prompt_ids], new_tokens)
+        return Generation(batch.ids[0], batch.times)
+
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
         import torch
 
         net, cache_arg = model.handle.net, model.handle.cache_arg
         device = net.device
-        ids: list[int] = []
+        ids: list[list[int]] = [[] for _ in prompts]
         times: list[float] = []
         with torch.inference_mode():
-            inputs = torch.tensor([prompt_ids], device=device)
+            inputs = torch.tensor(prompts, device=device)
             out = net(input_ids=inputs, use_cache=True, logits_to_keep=1)
             for step in range(new_tokens):
-                token = out.logits[0, -1].argmax()
-                ids.append(int(token))  # int() waits for the device: the token exists now
+                tokens = out.logits[:, -1].argmax(-1)
+                # tolist() waits for the device: the step's tokens exist now
+                for seq, token in zip(ids, tokens.tolist(), strict=True):
+                    seq.append(token)
                 times.append(time.perf_counter())
                 if step + 1 < new_tokens:
-                    out = net(input_ids=token.view(1, 1), use_cache=True, logits_to_keep=1,
-                              **{cache_arg: getattr(out, cache_arg)})
-        return Generation(ids, times)
+                    out = net(input_ids=tokens.view(-1, 1), use_cache=True,
+                              logits_to_keep=1, **{cache_arg: getattr(out, cache_arg)})
+        return BatchGeneration(ids, times)
 
     def logits(self, model: LoadedModel, ids: list[int]) -> np.ndarray:
         import torch
