@@ -15,7 +15,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from enginebench.engines.base import Engine, Generation, LoadedModel, PrecisionClass, Unsupported
+from enginebench.engines.base import (
+    BatchGeneration,
+    Engine,
+    Generation,
+    LoadedModel,
+    PrecisionClass,
+    Unsupported,
+)
 from enginebench.engines.numpy.ops import NumpyOps
 from enginebench.engines.rust.runner import RustRunnerEngine
 from enginebench.engines.torch.model import TorchEngine
@@ -245,3 +252,43 @@ class OneStampEngine(FakeEngine):
                  ) -> Generation:
         now = time.perf_counter() + 0.01
         return Generation(list(range(new_tokens)), [now] * new_tokens)
+
+
+class BatchEngine(FakeEngine):
+    """FakeEngine with a batched path: sequence b gets ids b, b+1, ...; a step of the
+    batch takes 10 ms whatever B, after a 50 ms prefill."""
+
+    name = "fakebatch"
+    no_batch = None
+
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
+        start = time.perf_counter()
+        times = [start + 0.050 + 0.010 * k for k in range(new_tokens)]
+        return BatchGeneration([[b + k for k in range(new_tokens)]
+                                for b in range(len(prompts))], times)
+
+
+class ShortSequenceBatchEngine(BatchEngine):
+    """A batch whose third sequence comes back one token short."""
+
+    name = "shortbatch"
+
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
+        out = super().generate_batch(model, prompts, new_tokens)
+        if len(out.ids) > 2:
+            out.ids[2] = out.ids[2][:-1]
+        return out
+
+
+class SwappedBatchEngine(TorchEngine):
+    """PyTorch whose batched output hands each sequence the next one's ids: it computes
+    the right model, for the wrong prompts."""
+
+    name = "swapped"
+
+    def generate_batch(self, model: LoadedModel, prompts: list[list[int]], new_tokens: int
+                       ) -> BatchGeneration:
+        out = super().generate_batch(model, prompts, new_tokens)
+        return BatchGeneration(out.ids[1:] + out.ids[:1], out.times)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from benchmarks.engines import Engines
-from enginebench.cli import RUN_DEFAULTS, main, run_models
+from enginebench.cli import RUN_DEFAULTS, main, run_plan
 from enginebench.engines.registry import (
     check_precisions,
     engine_class,
@@ -189,7 +189,8 @@ def test_runner_profiles(name: str) -> None:
 
 
 def _run_args(*argv: str) -> argparse.Namespace:
-    ns = argparse.Namespace(profile=None, model=None, **dict.fromkeys(RUN_DEFAULTS))
+    ns = argparse.Namespace(profile=None, model=None, sweep=None,
+                            **dict.fromkeys(RUN_DEFAULTS))
     args = iter(argv)
     for flag in args:
         setattr(ns, flag.lstrip("-").replace("-", "_"), next(args))
@@ -199,16 +200,34 @@ def _run_args(*argv: str) -> argparse.Namespace:
 
 
 def test_profile_fills_options_and_the_command_line_wins() -> None:
-    args = _run_args("--profile", str(ROOT / "runners" / "cuda"), "--reps", 2)
-    models = run_models(args)
-    assert models == ["small", "smollm2-135m", "llama2-7b"]
+    plan = run_plan(_run_args("--profile", str(ROOT / "runners" / "cuda"), "--reps", 2))
+    grid = [(args, model) for args, model in plan if args.batch == RUN_DEFAULTS["batch"]]
+    assert [model for _, model in grid] == ["small", "smollm2-135m", "llama2-7b"]
+    args = grid[0][0]
     assert args.device == "cuda" and args.reps == 2 and args.warmups == 2
     assert args.engines.split(",")[0] == "torch"
     assert args.new_tokens == RUN_DEFAULTS["new_tokens"]
     assert args.precisions == "all"  # every profile runs the full grid
-    plain = _run_args("--model", "tiny")
-    assert run_models(plain) == ["tiny"] and plain.device == "cpu"
+    ((plain, model),) = run_plan(_run_args("--model", "tiny"))
+    assert model == "tiny" and plain.device == "cpu"
     assert plain.precisions == "fp32"  # the default suite: fp32 of every engine
+
+
+def test_profile_sweeps_run_after_the_grid_and_alone_by_name() -> None:
+    cpu = str(ROOT / "runners" / "cpu")
+    plan = run_plan(_run_args("--profile", cpu))
+    sweeps = [(args, model) for args, model in plan if isinstance(args.batch, list)]
+    assert plan[-len(sweeps):] == sweeps and sweeps  # after the grid
+    ((alone, model),) = run_plan(_run_args("--profile", cpu, "--sweep", "scaling"))
+    assert model == "small" and alone.prompt_tokens == [128, 512, 1920]
+    assert alone.batch == [1, 4] and alone.precisions == "fp32"
+    # the command line wins over the sweep too
+    ((short, _),) = run_plan(_run_args("--profile", cpu, "--sweep", "scaling", "--reps", 1))
+    assert short.reps == 1
+    with pytest.raises(UserError, match="its sweeps: scaling"):
+        run_plan(_run_args("--profile", cpu, "--sweep", "nope"))
+    with pytest.raises(UserError, match="give --profile too"):
+        run_plan(_run_args("--sweep", "scaling"))
 
 
 def test_default_precisions_and_all() -> None:

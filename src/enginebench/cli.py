@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", type=Path, help="a runner profile (runners/cpu, "
                      "runners/cuda, ...): its engines, precisions, models, device and "
                      "workload; options given here win over it")
+    run.add_argument("--sweep", metavar="NAME", help="run only this sweep of the profile "
+                     "(runners/cpu: scaling); without it a profile runs its grid, then its "
+                     "sweeps")
     run.add_argument("--engines", help=f"comma list of {', '.join(registry.model_engines())} "
                      "(default: every installed engine)")
     run.add_argument("--precisions", help="engine-native names (int8_dynamic, ...), classes "
@@ -154,16 +157,25 @@ def workload_of(args: argparse.Namespace) -> Workload:
                     args.threads, args.rounds, args.batch)
 
 
-def run_models(args: argparse.Namespace) -> list[str]:
-    """Fill the options not given from the profile, then the defaults; the models to run."""
+def run_plan(args: argparse.Namespace) -> list[tuple[argparse.Namespace, str]]:
+    """Each run the command makes, as (its options, its model): a model, or a profile's
+    models in turn, then its sweeps'. Options given on the command line win, then the
+    sweep's, then the profile's, then the defaults. Every part is checked before any
+    runs."""
+    if args.sweep and not args.profile:
+        raise UserError("--sweep names a sweep of a profile: give --profile too")
     profile = load_profile(args.profile) if args.profile else None
-    preset = profile.options() if profile else {}
-    for key, default in RUN_DEFAULTS.items():
-        if getattr(args, key) is None:
-            setattr(args, key, preset.get(key, default))
-    models = [args.model] if args.model else profile.models if profile else ["small"]
-    check_run_options(args, models)
-    return models
+    parts = profile.parts(args.sweep) if profile else [({}, ["small"])]
+    plan = []
+    for options, models in parts:
+        ns = argparse.Namespace(**vars(args))
+        for key, default in RUN_DEFAULTS.items():
+            if getattr(args, key) is None:
+                setattr(ns, key, options.get(key, default))
+        models = [args.model] if args.model else models
+        check_run_options(ns, models)
+        plan += [(ns, model) for model in models]
+    return plan
 
 
 def check_timeout(timeout: float) -> None:
@@ -210,13 +222,13 @@ def sweep_leftovers(err: Console) -> None:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from enginebench.measure.environment import default_machine_label
 
-    models = run_models(args)
-    if args.machine is None:
-        args.machine = default_machine_label()
+    plan = run_plan(args)
+    machine = args.machine or default_machine_label()
     sweep_leftovers(progress_console(args.format))
-    bandwidth = None  # measured once, for every model of the command
-    for model in models:
-        bandwidth = run_model(args, model, console, bandwidth)
+    bandwidth = None  # measured once, for every run of the command
+    for options, model in plan:
+        options.machine = options.machine or machine
+        bandwidth = run_model(options, model, console, bandwidth)
     return 0
 
 

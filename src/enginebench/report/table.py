@@ -9,7 +9,7 @@ from rich.table import Table
 
 from enginebench.report import safe
 from enginebench.report.numbers import number
-from enginebench.results.schema import Cell, Run, Stat
+from enginebench.results.schema import Cell, Point, Run, Stat
 
 FORMATS = ("table", "md", "csv", "json")
 QUALITY_FIELDS = ("kl_mean", "kl_p99", "top1_agree_pct", "max_abs_logit_err",
@@ -88,17 +88,38 @@ def _cv_text(s: Stat | None) -> str:
     return f"{text} (rounds {_pct(s.round_cv)})" if s.round_cv is not None else text
 
 
+def points(run: Run) -> list[Point]:
+    """The run's workload points in the order its cells have them."""
+    return list(dict.fromkeys(run.point(c) for c in run.cells))
+
+
+def columns(run: Run) -> tuple[str, ...]:
+    """COLUMNS, with the point and the per-sequence decode rate where the run sweeps."""
+    cols = COLUMNS
+    if len(points(run)) > 1:
+        cols = (*cols[:3], "point", *cols[3:])
+    if any(p.batch > 1 for p in points(run)):
+        at = cols.index("decode CV %") + 1
+        cols = (*cols[:at], "per seq tok/s", *cols[at:])
+    return cols
+
+
 def rows(run: Run, notes: list[str]) -> list[list[str]]:
     """One row per cell; error messages are appended to `notes` as footnotes."""
     out = []
+    cols = columns(run)
     for c in run.cells:
         m = c.metrics
         dec = m.decode_tps
+        point = [run.point(c).label] if "point" in cols else []
+        per_seq = [number(m.seq_decode_tps.median if m.seq_decode_tps else None)] \
+            if "per seq tok/s" in cols else []
         out.append([
-            c.engine, c.precision, c.device,
+            c.engine, c.precision, c.device, *point,
             number(m.prefill_tps.median if m.prefill_tps else None),
             f"{dec.median:,.1f} ± {dec.sd:,.1f}" if dec else "",
             _cv_text(dec),
+            *per_seq,
             number(m.ttft_ms.median if m.ttft_ms else None),
             number(m.peak_rss_mb, 0),
             *_quality(c, notes),
@@ -108,19 +129,32 @@ def rows(run: Run, notes: list[str]) -> list[list[str]]:
     return out
 
 
+def points_text(run: Run) -> str:
+    """`pp128 tg128` for a run of one point at batch 1; else each axis's values."""
+    pts = points(run) or [run.point(Cell.model_construct())]
+    if len(pts) == 1 and pts[0].batch == 1:
+        return f"pp{pts[0].prompt_tokens} tg{pts[0].new_tokens}"
+
+    def axis(name: str) -> str:
+        return ",".join(str(v) for v in dict.fromkeys(getattr(p, name) for p in pts))
+
+    return f"pp {axis('prompt_tokens')} x tg {axis('new_tokens')} x batch {axis('batch')}"
+
+
 def _title(run: Run) -> str:
     w = run.workload
     return (f"{run.model.get('name')} ({run.model.get('params', 0) / 1e6:.1f}M params) on "
-            f"{run.machine.label}: pp{w.prompt_tokens} tg{w.new_tokens}, {w.threads} threads, "
+            f"{run.machine.label}: {points_text(run)}, {w.threads} threads, "
             f"{w.reps} reps x {w.rounds} rounds, {run.created_at:%Y-%m-%d %H:%M} UTC")
 
 
 def _csv(run: Run) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    stats = ("prefill_tps", "decode_tps", "ttft_ms", "e2e_ms")
+    stats = ("prefill_tps", "decode_tps", "seq_decode_tps", "ttft_ms", "e2e_ms")
     writer.writerow(["run_id", "machine", "model", "engine", "engine_version", "precision",
-                     "precision_class", "device", "status", "error", "threads",
+                     "precision_class", "device", "prompt_tokens", "new_tokens", "batch",
+                     "status", "error", "threads",
                      *[f"{s}_{k}" for s in stats for k in ("median", "mean", "sd", "cv")],
                      "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "peak_rss_mb", "load_s",
                      "convert_s", "artifact_bytes", *QUALITY_FIELDS, "roofline_tps",
@@ -134,7 +168,8 @@ def _csv(run: Run) -> str:
         itl = [m.itl_ms.p50, m.itl_ms.p90, m.itl_ms.p99] if m.itl_ms else ["", "", ""]
         writer.writerow(safe.csv_row([
             run.run_id, run.machine.label, run.model.get("name"), c.engine, c.engine_version,
-            c.precision, c.precision_class, c.device, c.status, c.error, run.workload.threads,
+            c.precision, c.precision_class, c.device, *run.point(c).model_dump().values(),
+            c.status, c.error, run.workload.threads,
             *values, *itl, m.peak_rss_mb, m.load_s, m.convert_s, m.artifact_bytes,
             *[getattr(c.quality, f) if c.quality else "" for f in QUALITY_FIELDS],
             m.roofline_tps, m.roofline_pct, c.implausible]))
@@ -191,5 +226,6 @@ def render_as(doc: object, fmt: str, console: Console | None, title: str,
 
 def render(run: Run, fmt: str, console: Console | None = None) -> str | None:
     """Text of the run in `fmt`; for "table", prints it to `console` and returns None."""
-    return render_as(run, fmt, console, _title(run), COLUMNS, lambda notes: rows(run, notes),
+    return render_as(run, fmt, console, _title(run), columns(run),
+                     lambda notes: rows(run, notes),
                      lambda: _csv(run))

@@ -116,6 +116,8 @@ class Quality(_Strict):
 class Point(_Strict):
     """One workload point: P prompt ids, N new tokens, B sequences decoded together."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)  # hashable: a key of tables
+
     prompt_tokens: Count
     new_tokens: Count
     batch: Count = 1
