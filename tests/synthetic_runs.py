@@ -18,6 +18,7 @@ from enginebench.results.schema import (
     OpResult,
     OpsRun,
     OpsWorkload,
+    Point,
     Quality,
     Run,
     Workload,
@@ -95,19 +96,92 @@ def synthetic_run(machine: str, when: datetime, seed: int, model: str = "small",
         cells=cells)
 
 
+# the sweep's engines and precisions; candle decodes one sequence at a time here, and
+# onnxruntime runs out of memory at the deepest batch
+SWEEP_CELLS = (("torch", "fp32", "fp32"), ("llamacpp", "f32", "fp32"),
+               ("llamacpp", "q8_0", "int8"), ("ctranslate2", "int8_float32", "int8"),
+               ("onnxruntime", "fp32", "fp32"), ("candle", "f32", "fp32"))
+SWEEP_UNSUPPORTED = ("candle", 4, "candle's runner decodes one sequence at a time; batch "
+                     "{batch} needs batched generation (synthetic)")
+SWEEP_FAILED = ("onnxruntime", Point(prompt_tokens=1920, new_tokens=128, batch=4),
+                "out of memory: the engine process was killed (synthetic)")
+
+
+def _sweep_cell(rng: random.Random, engine: str, precision: str, pclass: str, point: Point,
+                version: str, reps: int) -> Cell:
+    """A cell at `point` whose rates and memory depend on it the way a real engine's do:
+    decode slows with depth, aggregate decode grows with batch, memory grows with both."""
+    common = {"engine": engine, "engine_version": version, "precision": precision,
+              "precision_class": pclass, "device": "cpu", "point": point}
+    if (engine, point.batch) == SWEEP_UNSUPPORTED[:2]:
+        return Cell(**common, status="unsupported",
+                    error=SWEEP_UNSUPPORTED[2].format(batch=point.batch))
+    if (engine, point) == SWEEP_FAILED[:2]:
+        return Cell(**common, status="failed", error=SWEEP_FAILED[2])
+    p, n, b = point.prompt_tokens, point.new_tokens, point.batch
+    base = random.Random(f"{engine}/{precision}").uniform(20, 120)
+    seq = base / (1 + p / 1500) * (1 - 0.12 * (b - 1) / 3)
+    prefill = base * 12 * (1 + b / 8) / (1 + p / 3000)
+    metrics = {"decode_tps": _stat(rng, seq * b, reps), "prefill_tps": _stat(rng, prefill, reps),
+               "ttft_ms": _stat(rng, 1e3 * b * p / prefill, reps),
+               "e2e_ms": _stat(rng, 1e3 * (b * p / prefill + (n - 1) / seq), reps),
+               "itl_ms": {"p50": 1e3 / seq, "p90": 1.1e3 / seq, "p99": 1.3e3 / seq},
+               "peak_rss_mb": base * (4 if pclass == "int8" else 9) + 0.2 * b * (p + n),
+               "load_s": rng.uniform(0.1, 3)}
+    if b > 1:
+        metrics["seq_decode_tps"] = _stat(rng, seq, reps)
+    return Cell(**common, status="ok", tokens_generated=n * b, outputs_consistent=True,
+                rounds=1, metrics=metrics)
+
+
+def synthetic_sweep_run(machine: str, when: datetime, seed: int, model: str = "small",
+                        versions: dict[str, str] | None = None, reps: int = 3,
+                        prompt_tokens: tuple[int, ...] = (128, 512, 1920),
+                        batch: tuple[int, ...] = (1, 4), new_tokens: int = 128) -> Run:
+    """A run that sweeps P x N x B for the engines of SWEEP_CELLS: every cell carries its
+    point; candle is unsupported at B = 4 and onnxruntime failed at the deepest batch."""
+    rng = random.Random(seed)
+    versions = versions or {}
+    points = [Point(prompt_tokens=p, new_tokens=new_tokens, batch=b)
+              for p in prompt_tokens for b in batch]
+    cells = [_sweep_cell(rng, engine, precision, pclass, point,
+                         versions.get(engine, "1.0.0"), reps)
+             for engine, precision, pclass in SWEEP_CELLS for point in points]
+    first = points[0]
+    return Run(
+        schema_version=SCHEMA_VERSION, run_id=f"{when:%Y%m%dT%H%M%SZ}-{seed % 16**6:06x}",
+        created_at=when, command=f"synthetic: enginebench run --model {model} --prompt-tokens "
+        f"{','.join(map(str, prompt_tokens))} --batch {','.join(map(str, batch))}",
+        machine=Machine(label=machine, cpu="Synthetic CPU", arch="x86_64", physical_cores=8,
+                        logical_cores=16, ram_gb=64.0),
+        environment={"python": "3.11", "enginebench": "synthetic",
+                     "engines": {e: {"version": versions.get(e, "1.0.0"), "build": {}}
+                                 for e in dict.fromkeys(e for e, _, _ in SWEEP_CELLS)}},
+        model={"name": model, "params": 58_466_816},
+        workload=Workload(prompt_tokens=first.prompt_tokens, new_tokens=new_tokens,
+                          batch=first.batch, warmups=1, reps=reps, threads=8, points=points),
+        cells=cells)
+
+
 def nightly_year(root: Path, machines: int = 4, days: int = 365,
-                 start: datetime = datetime(2025, 11, 27, 3, 0)) -> int:
+                 start: datetime = datetime(2025, 11, 27, 3, 0), sweep_every: int = 7) -> int:
     """Write a year of nightly synthetic runs for `machines` machines under `root`
-    (root/<machine>/<run>.json); engine versions step up every 60 days. Returns the count."""
+    (root/<machine>/<run>.json), and a sweep run an hour after every `sweep_every`th night
+    (0: none); engine versions step up every 60 days. Returns the count."""
     count = 0
     for m in range(machines):
         label = f"synthetic-machine-{m + 1}"
         for day in range(days):
             when = start + timedelta(days=day, minutes=m)
             versions = {e: f"1.{day // 60}.0" for e in model_engines()}
-            run = synthetic_run(label, when, seed=m * 10_000 + day, versions=versions)
-            save_run(run, run_path(root, run))
-            count += 1
+            runs = [synthetic_run(label, when, seed=m * 10_000 + day, versions=versions)]
+            if sweep_every and day % sweep_every == sweep_every - 1:
+                runs.append(synthetic_sweep_run(label, when + timedelta(hours=1),
+                                                seed=m * 10_000 + 5_000 + day,
+                                                versions=versions))
+            for run in runs:
+                save_run(run, run_path(root, run))
+            count += len(runs)
     return count
 
 

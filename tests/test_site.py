@@ -1,7 +1,9 @@
 """The site: feature verdicts, best marks, a build from synthetic runs (escaping, links,
-a corrupt file), and the built pages in headless Chromium with no request leaving 127.0.0.1."""
+a corrupt file, a sweep at its headline point and on its Scaling page), and the built pages
+in headless Chromium with no request leaving 127.0.0.1."""
 
 import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -11,14 +13,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from synthetic_runs import synthetic_ops_run, synthetic_run
+from synthetic_runs import SWEEP_CELLS, synthetic_ops_run, synthetic_run, synthetic_sweep_run
 
 from enginebench.cli import main
 from enginebench.report.numbers import number
+from enginebench.results.schema import Run
 from enginebench.results.store import run_path, save_run
 from enginebench.site.build import build_site, local_server
 from enginebench.site.charts import pareto_front
 from enginebench.site.features import Claim, Feature, FeatureClaims, build_matrix, load_claims
+from enginebench.site.records import cell_key, slug
 from enginebench.site.tables import cell_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +30,9 @@ PAYLOAD = "<script>window.__enginebenchXss = 1</script>"
 ESCAPED = "&lt;script&gt;window.__enginebenchXss = 1&lt;/script&gt;"
 PAGES = ("index.html", "features.html", "trends/index.html", "trends/synthetic-a.html",
          "pareto/index.html", "pareto/synthetic-a.html", "ops/index.html", "ops/synthetic-a.html",
-         "runs/index.html", "methodology.html")
+         "runs/index.html", "methodology.html", "scaling/index.html",
+         "scaling/synthetic-b/small.html")
+SWEEP_MODEL = f"sweep{PAYLOAD}"  # machine c's sweep: markup in its model and a precision
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +40,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two synthetic machines, three nights each; the latest run of machine a carries markup
     in an engine version and an error message; a third machine's model, run id and
     command carry it too (a machine label is a safe name by the schema); one results file
-    is corrupt."""
+    is corrupt. Machine b's latest run of `small` sweeps P 128, 512, 1920 x B 1, 4 (markup in
+    an unsupported cell's reason); machine c also has a sweep of another model, P 128, 512 at
+    B 1, with markup in its name and in a precision."""
     tmp = tmp_path_factory.mktemp("site")
     results = tmp / "data" / "results"
     for i, machine in enumerate(("synthetic-a", "synthetic-b")):
@@ -52,6 +60,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            model=f"small{PAYLOAD}")
     marked.run_id, marked.command = f"run{PAYLOAD}", f"enginebench run {PAYLOAD}"
     save_run(marked, results / "synthetic-c" / "marked.json")
+    sweep = synthetic_sweep_run("synthetic-b", datetime(2026, 1, 10, 3), seed=7,
+                                versions={"onnxruntime": PAYLOAD})
+    next(c for c in sweep.cells if c.status == "unsupported").error = f"no batch: {PAYLOAD}"
+    save_run(sweep, run_path(results, sweep))
+    marked_sweep = synthetic_sweep_run("synthetic-c", datetime(2026, 1, 4, 3), seed=8,
+                                       model=SWEEP_MODEL, prompt_tokens=(128, 512), batch=(1,))
+    for c in marked_sweep.cells:
+        if c.engine == "torch":
+            c.precision = f"fp32{PAYLOAD}"
+    save_run(marked_sweep, run_path(results, marked_sweep))
     (results / "synthetic-a" / "corrupt.json").write_text('{"schema_version": 1, "cells": [')
     ops = synthetic_ops_run("synthetic-a", datetime(2026, 1, 9, 4), seed=5,
                             versions={"torch": PAYLOAD})
@@ -59,10 +77,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     save_run(ops, run_path(results, ops))
     shutil.copy(ROOT / "data" / "features.yaml", tmp / "data" / "features.yaml")
     report = build_site(ROOT, tmp / "data", tmp / "out", docs=tmp / "docs")
-    assert len(report.results.runs) == 8 and len(report.results.ops_runs) == 1
+    assert len(report.results.runs) == 10 and len(report.results.ops_runs) == 1
     assert [s.path.name for s in report.results.skipped] == ["corrupt.json"]
     (tmp / "out" / "hostile-run.txt").write_text(hostile.run_id)
+    (tmp / "out" / "sweep-run.json").write_text(sweep.model_dump_json())
     return tmp / "out"
+
+
+def _sweep(site: Path) -> Run:
+    return Run.model_validate_json((site / "sweep-run.json").read_text())
 
 
 def test_shipped_claims_are_valid() -> None:
@@ -103,7 +126,7 @@ def test_best_is_marked_among_plausible_cells_only() -> None:
     ok = [c for c in run.cells if c.status == "ok"]
     fastest = max(ok, key=lambda c: c.metrics.decode_tps.median)
     fastest.implausible = "above the bound"
-    table = cell_table(run)
+    table = cell_table(run.cells)
     decode = table.headers.index("decode tok/s (median ± sd)")
     marked = [r for r in table.rows if r.entries[decode].best]
     second = max((c for c in ok if c is not fastest), key=lambda c: c.metrics.decode_tps.median)
@@ -125,7 +148,8 @@ def test_every_page_kind_is_built(site: Path) -> None:
 
 def test_markup_from_results_is_escaped(site: Path) -> None:
     hostile = (site / "hostile-run.txt").read_text()
-    for page in ("index.html", f"runs/{hostile}.html", "ops/synthetic-a.html"):
+    for page in ("index.html", f"runs/{hostile}.html", "ops/synthetic-a.html",
+                 "scaling/synthetic-b/small.html", f"scaling/synthetic-c/{slug(SWEEP_MODEL)}.html"):
         html = (site / page).read_text()
         assert ESCAPED in html, page
     for page in site.rglob("*.html"):
@@ -245,11 +269,14 @@ def _open(driver, url: str) -> dict:
     ("index.html", 2, 0), ("features.html", 1, 0), ("trends/index.html", 0, 0),
     ("trends/synthetic-a.html", 0, 1), ("pareto/synthetic-a.html", 0, 2),
     ("ops/index.html", 0, 0), ("ops/synthetic-a.html", 1, 1),
-    ("runs/index.html", 1, 0), ("runs/{hostile}.html", 3, 1), ("methodology.html", 0, 0)])
+    ("runs/index.html", 1, 0), ("runs/{hostile}.html", 3, 1), ("methodology.html", 0, 0),
+    ("scaling/index.html", 0, 0), ("scaling/synthetic-b/small.html", 1, 4),
+    ("scaling/synthetic-c/{sweep_model}.html", 1, 2)])
 def test_page_in_chromium(browser, served: str, site: Path, page: str, tables: int,
                           charts: int) -> None:
     browser.get_log("performance")  # drop earlier pages' requests
-    page = page.format(hostile=(site / "hostile-run.txt").read_text())
+    page = page.format(hostile=(site / "hostile-run.txt").read_text(),
+                       sweep_model=slug(SWEEP_MODEL))
     seen = _open(browser, f"{served}/{page}")
     assert len(seen["rows"]) >= tables and all(n > 0 for n in seen["rows"]), seen["rows"]
     assert len(seen["charts"]) >= charts
@@ -294,3 +321,99 @@ def test_methodology_puts_the_seed_row_beside_the_latest_7b_run(tmp_path: Path) 
     assert "### synthetic-a, 2026-01-02" in page and "synthetic-b" not in page
     html = "".join(json.loads(sidecar(docs, "methodology.md").read_text()))
     assert "13.2" in html and rows["llamacpp"].by_class["int8"][0] in html
+
+
+# ---- sweeps --------------------------------------------------------------------------------
+
+SPEC = re.compile(r'<script type="application/json" class="eb-chart-spec" '
+                  r'data-target="([^"]+)">(.*?)</script>', re.S)
+ROW = re.compile(r'<tr class="eb-row[^"]*"><td>([^<]*)</td><td><code>[^<]*</code></td>'
+                 r'<td>([^<]*)</td>')
+
+
+def _specs(html: str) -> dict[str, dict]:
+    return {target: json.loads(text) for target, text in SPEC.findall(html)}
+
+
+def _section(html: str, heading_id: str) -> str:
+    """The page's HTML from the h2 `heading_id` to the next h2."""
+    return html.split(f'<h2 id="{heading_id}"', 1)[1].split("<h2", 1)[0]
+
+
+def test_scaling_pages_only_where_a_sweep_is(site: Path) -> None:
+    pages = sorted(p.relative_to(site / "scaling").as_posix()
+                   for p in (site / "scaling").rglob("*.html"))
+    assert pages == ["index.html", "synthetic-b/small.html",
+                     f"synthetic-c/{slug(SWEEP_MODEL)}.html"]
+    index = (site / "scaling" / "index.html").read_text()
+    assert 'href="synthetic-b/small.html"' in index
+    assert 'href="scaling/synthetic-b/small.html"' in (site / "index.html").read_text()
+    run_page = (site / "runs" / f"{_sweep(site).run_id}.html").read_text()
+    assert 'href="../scaling/synthetic-b/small.html"' in run_page
+    assert 'href="scaling/index.html"' in (site / "index.html").read_text()  # the nav
+
+
+def test_sweep_shows_its_headline_point_once_per_engine_precision(site: Path) -> None:
+    """Home, trends and Pareto show the sweep at pp128 tg128 b1 only; its run page lists
+    every cell, one table per point."""
+    run = _sweep(site)
+    head = run.headline_cells()
+    assert len(head) == len(SWEEP_CELLS) and len(run.cells) == 6 * len(SWEEP_CELLS)
+    home = _section((site / "index.html").read_text(), "synthetic-b")
+    assert "pp128 tg128 b1 (one point of the sweep pp 128, 512, 1920 x tg 128 x batch 1, 4)" \
+        in home
+    shown = ROW.findall(home.split("</table>")[0])
+    assert shown == [(c.engine, c.precision) for c in head]
+    ok = {cell_key(c) for c in head if c.status == "ok"}
+    (trends,) = _specs((site / "trends" / "synthetic-b.html").read_text()).values()
+    of_sweep = [r["cell"] for r in trends["datasets"]["trend"] if r["run"] == run.run_id]
+    assert sorted(of_sweep) == sorted(ok)
+    pareto = _specs((site / "pareto" / "synthetic-b.html").read_text())
+    memory = next(s for s in pareto.values() if "points" in s["datasets"])
+    assert len(memory["datasets"]["points"]) == len(ok)
+    run_page = (site / "runs" / f"{run.run_id}.html").read_text()
+    assert len(ROW.findall(run_page)) == len(run.cells)
+    for label in ("pp128 tg128 b1 (headline)", "pp512 tg128 b4", "pp1920 tg128 b4"):
+        assert label in run_page
+
+
+def test_scaling_charts_draw_every_ok_cell_and_nothing_else(site: Path) -> None:
+    run = _sweep(site)
+    html = (site / "scaling" / "synthetic-b" / "small.html").read_text()
+    specs = _specs(html)
+    assert sorted(specs) == ["scaling-batch", "scaling-depth", "scaling-memory",
+                             "scaling-prefill"]
+    held = {"prefill": ("prompt_tokens", {"batch": 1}), "depth": ("prompt_tokens", {"batch": 1}),
+            "memory": ("prompt_tokens", {"batch": 1}), "batch": ("batch", {"prompt_tokens": 128})}
+    for name, (x, fixed) in held.items():
+        cells = [c for c in run.cells if all(getattr(run.point(c), k) == v
+                                             for k, v in fixed.items())]
+        want = {(cell_key(c), getattr(run.point(c), x)) for c in cells if c.status == "ok"}
+        data = specs[f"scaling-{name}"]["datasets"]
+        drawn = {(r["cell"], r["x"]) for r in data["lines"]}
+        assert drawn == want, name
+        assert len({cell for cell, _ in drawn}) == len({cell_key(c) for c in cells
+                                                        if c.status == "ok"})
+        (best,) = data["best"]
+        assert best["x"] == max(x for _, x in want) and best["label"].startswith("best at")
+    assert ("candle f32", 4) not in {(r["cell"], r["x"])
+                                     for r in specs["scaling-batch"]["datasets"]["lines"]}
+    assert {(r["cell"], r["x"]) for r in specs["scaling-batch"]["datasets"]["lines"]} >= {
+        ("torch fp32", 4)}
+    # the table: every cell; those that did not run give their status and reason, no figure
+    table = html.split('class="eb-cells eb-scaling"', 1)[1].split("</table>", 1)[0]
+    assert table.count('<tr class="eb-row') == len(run.cells)
+    assert table.count('<tr class="eb-row eb-unsupported">') == 3
+    failed = table.split('<tr class="eb-row eb-failed">', 1)[1].split("</tr>", 1)[0]
+    assert "<strong>failed</strong>: out of memory" in failed and "eb-num" not in failed
+    # the depth chart says what llama-bench calls it; a log x axis for P (128 to 1920)
+    assert "tg128 @ d2048" in html
+    assert specs["scaling-depth"]["layer"][0]["encoding"]["x"]["scale"]["type"] == "log"
+    assert specs["scaling-batch"]["layer"][0]["encoding"]["x"]["scale"]["type"] == "linear"
+
+
+def test_a_sweep_of_one_axis_draws_the_charts_it_can(site: Path) -> None:
+    html = (site / "scaling" / "synthetic-c" / f"{slug(SWEEP_MODEL)}.html").read_text()
+    assert sorted(_specs(html)) == ["scaling-depth", "scaling-memory", "scaling-prefill"]
+    assert "Aggregate decode against batch: the run&#39;s ok cells at tg128, pp128 have one " \
+        "batch size (1)." in html

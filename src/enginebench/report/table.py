@@ -88,17 +88,34 @@ def _cv_text(s: Stat | None) -> str:
     return f"{text} (rounds {_pct(s.round_cv)})" if s.round_cv is not None else text
 
 
-def points(run: Run) -> list[Point]:
-    """The run's workload points in the order its cells have them."""
-    return list(dict.fromkeys(run.point(c) for c in run.cells))
+def run_points(run: Run) -> list[Point]:
+    """Every workload point of the run: the sweep's in its order, then any other point a
+    cell has; a run of one point (every file written before sweeps) has its workload's."""
+    points = dict.fromkeys([*run.workload.points, *(run.point(c) for c in run.cells)])
+    return list(points) or [run.headline_point()]
+
+
+def points_text(run: Run) -> str:
+    """`pp128 tg128` for a run of one point (`b4` added at a batch); for a sweep, each
+    axis's values: `pp 128, 512, 1920 x tg 128 x batch 1, 4`."""
+    points = run_points(run)
+    if len(points) == 1:
+        p = points[0]
+        return f"pp{p.prompt_tokens} tg{p.new_tokens}" + (f" b{p.batch}" if p.batch > 1 else "")
+    axes = [list(dict.fromkeys(getattr(p, name) for p in points))
+            for name in ("prompt_tokens", "new_tokens", "batch")]
+    if len(axes[0]) * len(axes[1]) * len(axes[2]) != len(points):  # not a full product
+        return f"{len(points)} points: " + ", ".join(p.label for p in points)
+    return " x ".join(f"{name} {', '.join(map(str, values))}"
+                      for name, values in zip(("pp", "tg", "batch"), axes, strict=True))
 
 
 def columns(run: Run) -> tuple[str, ...]:
     """COLUMNS, with the point and the per-sequence decode rate where the run sweeps."""
     cols = COLUMNS
-    if len(points(run)) > 1:
+    if len(run_points(run)) > 1:
         cols = (*cols[:3], "point", *cols[3:])
-    if any(p.batch > 1 for p in points(run)):
+    if any(p.batch > 1 for p in run_points(run)):
         at = cols.index("decode CV %") + 1
         cols = (*cols[:at], "per seq tok/s", *cols[at:])
     return cols
@@ -127,18 +144,6 @@ def rows(run: Run, notes: list[str]) -> list[list[str]]:
             _status(c, notes),
         ])
     return out
-
-
-def points_text(run: Run) -> str:
-    """`pp128 tg128` for a run of one point at batch 1; else each axis's values."""
-    pts = points(run) or [run.point(Cell.model_construct())]
-    if len(pts) == 1 and pts[0].batch == 1:
-        return f"pp{pts[0].prompt_tokens} tg{pts[0].new_tokens}"
-
-    def axis(name: str) -> str:
-        return ",".join(str(v) for v in dict.fromkeys(getattr(p, name) for p in pts))
-
-    return f"pp {axis('prompt_tokens')} x tg {axis('new_tokens')} x batch {axis('batch')}"
 
 
 def _title(run: Run) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import altair as alt
 
 from enginebench.results.schema import OpsRun, Run
-from enginebench.site.records import cell_key, slug
+from enginebench.site.records import cell_key, cell_label, is_sweep, slug
 
 Spec = dict[str, Any]
 KL_FLOOR = 1e-12  # KL is drawn on a log scale; smaller values (fp32 vs fp32) sit on the floor
@@ -47,14 +47,17 @@ def _samples_template() -> Spec:
 
 
 def samples_chart(run: Run) -> Spec | None:
-    """Every raw sample of every ok cell: decode and prefill tok/s, outliers flagged."""
+    """Every raw sample of every ok cell: decode and prefill tok/s, outliers flagged (a
+    sweep's cells named with their point)."""
     rows = []
+    sweep = is_sweep(run)
     for c in run.cells:
+        name = cell_label(run, c, sweep)
         for metric, stat in (("decode tok/s", c.metrics.decode_tps),
                              ("prefill tok/s", c.metrics.prefill_tps)):
             if stat is None:
                 continue
-            rows += [{"cell": cell_key(c), "metric": metric, "rep": i, "value": v,
+            rows += [{"cell": name, "metric": metric, "rep": i, "value": v,
                       "flag": "outlier" if i in stat.outliers else "kept"}
                      for i, v in enumerate(stat.samples)]
     return with_data(_samples_template(), samples=rows) if rows else None
@@ -73,7 +76,7 @@ def _trends_template() -> Spec:
             detail="cell:N",
             href="href:N",
             tooltip=["cell:N", "version:N", "date:T", alt.Tooltip(f"{field}:Q", format=",.1f"),
-                     "run:N"],
+                     "point:N", "run:N"],
         ).properties(width=560, height=220)
 
     by_version = base.mark_line(point=True).encode(
@@ -92,11 +95,13 @@ def _trends_template() -> Spec:
 
 
 def trends_chart(runs: list[Run], href: str) -> Spec | None:
-    """Decode and prefill medians of every ok cell over time, and decode over engine versions.
-    `href` is the run page address with `{run_id}` in it."""
+    """Decode and prefill medians of every ok cell over time, and decode over engine versions,
+    one point per run (a sweep's headline point). `href` is the run page address with
+    `{run_id}` in it."""
     rows = []
     for run in runs:
-        for c in run.cells:
+        point = run.headline_point().label
+        for c in run.headline_cells():
             m = c.metrics
             if c.status != "ok" or m.decode_tps is None or m.prefill_tps is None:
                 continue
@@ -105,6 +110,7 @@ def trends_chart(runs: list[Run], href: str) -> Spec | None:
                          "version": c.engine_version or "?",
                          "decode": round(m.decode_tps.median, 3),
                          "prefill": round(m.prefill_tps.median, 3), "run": run.run_id,
+                         "point": point,
                          "href": href.format(run_id=slug(run.run_id))})
     return with_data(_trends_template(), trend=rows) if rows else None
 
@@ -134,9 +140,10 @@ def _pareto_template(x: str, title: str, log: bool) -> Spec:
 
 
 def pareto_charts(run: Run) -> list[tuple[str, Spec]]:
-    """Decode tok/s against peak memory, and against KL from fp32 when measured."""
+    """Decode tok/s against peak memory, and against KL from fp32 when measured, at the
+    run's headline point."""
     base = []
-    for c in run.cells:
+    for c in run.headline_cells():
         d = c.metrics.decode_tps
         if c.status == "ok" and not c.implausible and d is not None:
             base.append({"engine": c.engine, "precision": c.precision, "decode": d.median,
@@ -150,6 +157,36 @@ def pareto_charts(run: Run) -> list[tuple[str, Spec]]:
             out.append((title, with_data(_pareto_template(x, title, log), points=pts,
                                          front=pareto_front(pts, x, "decode"))))
     return out
+
+
+@functools.cache
+def _scaling_template(x_title: str, y_title: str, log: bool, ticks: tuple[int, ...],
+                      per_seq: bool) -> Spec:
+    scale = alt.Scale(type="log" if log else "linear", zero=False, nice=False, padding=16)
+    x = alt.X("x:Q", title=x_title + (" (log)" if log else ""), scale=scale,
+              axis=alt.Axis(values=list(ticks), format="d", grid=False))
+    y = alt.Y("y:Q", title=y_title)
+    color = alt.Color("cell:N", title="engine precision", scale=alt.Scale(scheme="tableau20"))
+    tooltip = ["cell:N", "point:N", alt.Tooltip("y:Q", title=y_title, format=",.1f")]
+    if per_seq:
+        tooltip.append(alt.Tooltip("seq:Q", title="per-sequence decode tok/s", format=",.1f"))
+    lines = alt.Chart(alt.Data(name="lines")).mark_line(point=True, strokeWidth=1.5).encode(
+        x=x, y=y, color=color, tooltip=tooltip)
+    best = alt.Chart(alt.Data(name="best"))
+    marker = best.mark_point(filled=True, size=260, shape="diamond", stroke="#000",
+                             strokeWidth=1.5, opacity=1).encode(x=x, y=y, color=color,
+                                                                tooltip=tooltip)
+    label = best.mark_text(align="right", dx=-12, dy=-12, fontWeight="bold").encode(
+        x=x, y=y, text="label:N")
+    return alt.layer(lines, marker, label).properties(width=560, height=260).to_dict()
+
+
+def scaling_chart(x_title: str, y_title: str, log: bool, ticks: tuple[int, ...],
+                  per_seq: bool, lines: list[dict], best: list[dict]) -> Spec:
+    """One line per engine x precision (`lines`: cell, x, y, point, seq), the best cell at
+    the largest x marked and labelled (`best`: one such row and its label)."""
+    return with_data(_scaling_template(x_title, y_title, log, ticks, per_seq),
+                     lines=lines, best=best)
 
 
 @functools.cache

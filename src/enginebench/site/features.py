@@ -110,12 +110,12 @@ def build_matrix(claims: FeatureClaims, runs: list[Run]) -> Matrix:
     """Engines as columns: in the order runs list them, newest run first (the registry's
     order, which runs keep), then those only the claims name, sorted."""
     ordered = [c.engine for r in sorted(runs, key=lambda r: r.created_at, reverse=True)
-               for c in r.cells]
+               for c in r.headline_cells()]
     engines = list(dict.fromkeys(ordered))
     engines += sorted(set(claims.claims) - set(engines))
     evidence: dict[tuple[str, str], list[Evidence]] = {}
-    for run in runs:
-        for cell in run.cells:
+    for run in runs:  # a sweep's headline point only: one cell per engine x precision
+        for cell in run.headline_cells():
             for feature in features_of(cell):
                 evidence.setdefault((cell.engine, feature), []).append(Evidence(run, cell))
     cells = {}

@@ -12,17 +12,24 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from enginebench.report.ops_table import rows as ops_rows
-from enginebench.results.schema import OpsRun, Run
-from enginebench.site import charts
+from enginebench.report.table import points_text, run_points
+from enginebench.results.schema import Cell, OpsRun, Point, Run
+from enginebench.site import charts, scaling
 from enginebench.site.features import FeatureClaims, build_matrix
 from enginebench.site.mkdocs_hook import FRAGMENTS, sidecar
-from enginebench.site.records import Results, model_name, slug
+from enginebench.site.records import (
+    Results,
+    cell_label,
+    is_sweep,
+    model_name,
+    slug,
+)
 from enginebench.site.seed import seed_tables
 from enginebench.site.tables import cell_table
 
 # generated, never hand-written: cleared before each render and ignored by git
 GENERATED = ("index.md", "methodology.md", "features.md", "trends", "pareto", "ops", "runs",
-             FRAGMENTS)
+             "scaling", FRAGMENTS)
 
 
 def mdtext(text: str) -> Markup:
@@ -84,10 +91,23 @@ def ops_section(run: OpsRun) -> dict:
             "no_op_api": sorted(run.no_op_api.items())}
 
 
-def workload_summary(run: Run) -> str:
+def _repetitions(run: Run) -> str:
     w = run.workload
-    return (f"pp{w.prompt_tokens} tg{w.new_tokens}, {w.threads} threads, {w.warmups} warm-up, "
-            f"{w.reps} reps x {w.rounds} round{'s' if w.rounds != 1 else ''}")
+    return (f"{w.threads} threads, {w.warmups} warm-up, {w.reps} reps x {w.rounds} "
+            f"round{'s' if w.rounds != 1 else ''}")
+
+
+def workload_summary(run: Run) -> str:
+    """The run's points (each axis's values for a sweep), threads and repetitions."""
+    return f"{points_text(run)}{'; ' if is_sweep(run) else ', '}{_repetitions(run)}"
+
+
+def headline_summary(run: Run) -> str:
+    """The workload of a table that shows the run's headline point only."""
+    if not is_sweep(run):
+        return workload_summary(run)
+    return (f"{run.headline_point().label} (one point of the sweep {points_text(run)}), "
+            f"{_repetitions(run)}")
 
 
 def _env_rows(run: Run) -> list[tuple[str, str]]:
@@ -115,6 +135,8 @@ class Renderer:
         self.fragments: list[str] = []
         self.docs, self.results, self.claims = docs, results, claims
         self.built = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        # (machine, model) -> its latest sweep run, the one its Scaling page draws
+        self.sweeps = scaling.latest_sweeps(results)
 
     def _fragment(self, caller: Any) -> Markup:
         """Keep the HTML of a `{% call fragment() %}` block for the MkDocs hook; the page
@@ -147,9 +169,27 @@ class Renderer:
             self._run_page(run)
         self._write("runs/index.md", "runs.md.j2", runs=self.results.runs[::-1])
         self._write("methodology.md", "methodology.md.j2",
-                    seed_tables=seed_tables(self.results, workload_summary))
+                    seed_tables=seed_tables(self.results, headline_summary))
         ops_machines = self._ops()
-        return 7 + 2 * len(machines) + len(self.results.runs) + ops_machines
+        self._scaling()
+        return 8 + 2 * len(machines) + len(self.results.runs) + ops_machines + len(self.sweeps)
+
+    def _scaling(self) -> None:
+        """A Scaling page per machine and model with a sweep run, and their index (which
+        says so where there is none)."""
+        index: dict[str, list[tuple[str, str]]] = {}
+        for label in self.results.machines():
+            for model in self.results.models(label):
+                run = self.sweeps.get((label, model))
+                if run is None:
+                    continue
+                rel = scaling.page(label, model)
+                self._write(rel, "scaling.md.j2", page=scaling.build(label, model, run),
+                            summary=machine_summary(run), workload=workload_summary(run),
+                            date=run.created_at.strftime("%Y-%m-%d"))
+                index.setdefault(label, []).append(
+                    (model, scaling.href(label, model).removeprefix("scaling/")))
+        self._write("scaling/index.md", "scaling_index.md.j2", machines=index)
 
     def _ops(self) -> int:
         """One operators page per machine (each model's latest ops run), and their index;
@@ -178,9 +218,12 @@ class Renderer:
             tables = []
             for model in self.results.models(label):
                 run = self.results.latest(label, model)
+                scales = (label, model) in self.sweeps
                 tables.append({"model": model, "run_id": run.run_id, "slug": slug(run.run_id),
                                "date": run.created_at.strftime("%Y-%m-%d"),
-                               "workload": workload_summary(run), "table": cell_table(run)})
+                               "workload": headline_summary(run),
+                               "table": cell_table(run.headline_cells()),
+                               "scaling": scaling.href(label, model) if scales else None})
             latest = self.results.of(label)[-1]
             out.append({"label": label, "summary": machine_summary(latest), "tables": tables})
         self._write("index.md", "index.md.j2", machines=out, results=self.results,
@@ -226,11 +269,22 @@ class Renderer:
                         machines=index)
 
     def _run_page(self, run: Run) -> None:
-        failures = [c for c in run.cells if c.status != "ok"]
-        notes = [(c, n) for c in run.cells for n in c.notes]
+        sweep = is_sweep(run)
+        by_point: dict[Point, list[Cell]] = {p: [] for p in run_points(run)}
+        for c in run.cells:
+            by_point[run.point(c)].append(c)
+        head = run.headline_point()
+        tables = [{"point": p.label, "headline": p == head, "table": cell_table(cells)}
+                  for p, cells in by_point.items() if cells]
+        failures = [(cell_label(run, c, sweep), c) for c in run.cells if c.status != "ok"]
+        notes = [(cell_label(run, c, sweep), n) for c in run.cells for n in c.notes]
         engines = sorted((run.environment.get("engines") or {}).items())
+        latest = self.sweeps.get((run.machine.label, model_name(run)))
+        scales = scaling.href(run.machine.label, model_name(run), "../") if sweep else None
         self._write(f"runs/{slug(run.run_id)}.md", "run.md.j2", run=run,
-                    model=model_name(run), table=cell_table(run),
+                    model=model_name(run), tables=tables, sweep=sweep,
+                    scaling=scales, scaling_is_this=latest is run,
+                    workload=workload_summary(run),
                     samples=charts.samples_chart(run), failures=failures, notes=notes,
                     environment=_env_rows(run), engines=engines,
                     quality={k: v for k, v in (run.quality or {}).items() if k != "ids"})

@@ -79,6 +79,16 @@ def cell_key(cell: Cell) -> str:
     return f"{cell.engine} {cell.precision}{device}"
 
 
+def is_sweep(run: Run) -> bool:
+    """Whether the run's cells span more than one workload point."""
+    return len({run.point(c) for c in run.cells}) > 1
+
+
+def cell_label(run: Run, cell: Cell, sweep: bool) -> str:
+    """`cell_key`, and the cell's point where the run sweeps (`sweep`: `is_sweep(run)`)."""
+    return f"{cell_key(cell)} {run.point(cell).label}" if sweep else cell_key(cell)
+
+
 def load_results(data_dir: Path) -> Results:
     """Read `data_dir/results/<machine>/*.json` (and asv's files); bad files go to
     `skipped` with the reason (one line, control characters stripped), as does a second

@@ -47,7 +47,7 @@ def _cell_text(c: Cell) -> str:
 def _table(run: Run, workload: str) -> SeedTable:
     rows = []
     for engine, seed in SEED_M1_2023.items():
-        cells = [c for c in run.cells if c.engine == engine]
+        cells = [c for c in run.headline_cells() if c.engine == engine]
         has = set(engine_class(engine).precisions.values())
         rows.append(SeedRow(engine, "" if seed is None else f"{seed:g}",
                             {k: [_cell_text(c) for c in cells if c.precision_class == k]

@@ -7,7 +7,7 @@ from typing import Literal
 
 from enginebench.report.numbers import number
 from enginebench.report.table import first_diff_text
-from enginebench.results.schema import Cell, Run
+from enginebench.results.schema import Cell
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ def _quality(name: str) -> Callable[[Cell], float | None]:
 
 COLUMNS = (
     Column("decode tok/s (median ± sd)", _median("decode_tps"), _decode_text, "max"),
+    Column("per-seq decode tok/s", _median("seq_decode_tps"),
+           lambda c: number(_median("seq_decode_tps")(c)), "max", optional=True),
     Column("prefill tok/s", _median("prefill_tps"), lambda c: number(_median("prefill_tps")(c)),
            "max"),
     Column("TTFT ms", _median("ttft_ms"), lambda c: number(_median("ttft_ms")(c)), "min"),
@@ -106,14 +108,15 @@ def _reasons(c: Cell) -> list[str]:
     return out
 
 
-def cell_table(run: Run) -> CellTable:
-    """One row per cell in run order; empty optional columns are left out."""
+def cell_table(cells: list[Cell]) -> CellTable:
+    """One row per cell, in the order given (cells of one run at one workload point: the
+    best of a column is marked among them); empty optional columns are left out."""
     cols = [col for col in COLUMNS
-            if not col.optional or any(col.value(c) is not None for c in run.cells)]
-    best = {col.header: _best(run.cells, col) for col in cols}
+            if not col.optional or any(col.value(c) is not None for c in cells)]
+    best = {col.header: _best(cells, col) for col in cols}
     notes: list[str] = []
     rows = []
-    for c in run.cells:
+    for c in cells:
         entries = [Entry(col.text(c), _comparable(c) and best[col.header] is not None
                          and col.value(c) == best[col.header]) for col in cols]
         reasons = _reasons(c)
