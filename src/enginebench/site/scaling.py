@@ -62,7 +62,7 @@ AXES = (
          "max",
          "Decode tok/s of the new tokens generated after a prompt of P tokens, against P, "
          "{held}: every decode step reads a KV cache at least P deep, so this is decode at "
-         "depth P (pp2048 + tg128 here is llama-bench's tg128 @ d2048)."),
+         "depth P (ppP + tgN is llama-bench's tgN @ dP: pp2048 + tg128 is tg128 @ d2048)."),
     Axis("batch", "Aggregate decode against batch", "batch", "aggregate decode tok/s",
          _median("decode_tps"), "max",
          "B sequences decoded together: tok/s over all of them, B x (N - 1) over the decode "
