@@ -76,7 +76,8 @@ def _fake_reference(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     def run(job: ReferenceJob, timeout_s: float, threads: int) -> ChildResult:
         np.savez(job.out, logits=np.zeros((3, 8), np.float32), greedy=np.arange(2),
                  margins=np.ones(2), diverge_greedy=np.zeros((1, 2), np.int64),
-                 diverge_margins=np.ones((1, 2)))
+                 diverge_margins=np.ones((1, 2)), prompts_greedy=np.zeros((0, 2), np.int64),
+                 prompts_margins=np.ones((0, 2)))
         made.append(Path(job.out))
         return ChildResult()
 

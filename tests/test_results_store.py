@@ -43,6 +43,8 @@ def test_document_has_the_contract_names(run_file: Path) -> None:
     env = doc["environment"]
     assert env["python"] and env["os"] and "cpu_flags" in env and "suite" in env
     assert doc["machine"]["label"] == "m" and doc["machine"]["cpu"]
+    run = load_run(run_file)  # a finished run records its end, so its wall time is data
+    assert run.finished_at is not None and run.wall_s is not None and run.wall_s >= 0
 
 
 def test_round_trip(run_file: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from enginebench.engines.base import Engine
@@ -163,7 +164,7 @@ class Suite:
         """Run every cell for every round; returns the saved run document."""
         if self.quality_ids:
             self._prepare_reference()
-        doc = self.save("the run's header")
+        self.save("the run's header")
         for round_no in range(self.workload.rounds):
             for state in self.states:
                 if state.status != "ok":
@@ -171,10 +172,11 @@ class Suite:
                 if progress:
                     progress(state.spec, round_no, "running")
                 self._run_cell(state, round_no)
-                doc = self.save(f"round {round_no + 1} of {state.spec.label}")
+                self.save(f"round {round_no + 1} of {state.spec.label}")
                 if progress:
                     progress(state.spec, round_no, state.status)
-        return doc
+        self.header["finished_at"] = datetime.now(UTC)
+        return self.save("the run's end time")
 
     def _prepare_reference(self) -> None:
         """The fp32 reference, or a run-level note saying why quality is not measured."""

@@ -150,7 +150,8 @@ def _title(run: Run) -> str:
     w = run.workload
     return (f"{run.model.get('name')} ({run.model.get('params', 0) / 1e6:.1f}M params) on "
             f"{run.machine.label}: {points_text(run)}, {w.threads} threads, "
-            f"{w.reps} reps x {w.rounds} rounds, {run.created_at:%Y-%m-%d %H:%M} UTC")
+            f"{w.reps} reps x {w.rounds} rounds, {run.created_at:%Y-%m-%d %H:%M} UTC"
+            + (f", {run.wall_s / 60:.1f} min wall" if run.wall_s is not None else ""))
 
 
 def _csv(run: Run) -> str:

@@ -185,6 +185,9 @@ class Run(_Strict):
     schema_version: Literal[1]
     run_id: str
     created_at: datetime
+    finished_at: datetime | None = Field(None, description="when the last cell's last round "
+                                         "ended; absent while a run is under way or was cut "
+                                         "off, and in files written before it was recorded")
     command: str
     machine: Machine
     environment: dict
@@ -193,6 +196,12 @@ class Run(_Strict):
     quality: dict | None = Field(None, description="the fp32 reference and the quality ids, "
                                  "or why quality was not measured")
     cells: list[Cell]
+
+    @property
+    def wall_s(self) -> float | None:
+        """Seconds from the run's start to its last cell's end, where the run finished."""
+        return (self.finished_at - self.created_at).total_seconds() \
+            if self.finished_at else None
 
     def point(self, cell: Cell) -> Point:
         """The cell's workload point (a run of one point gives it in its workload)."""
