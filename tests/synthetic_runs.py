@@ -4,7 +4,7 @@ and none is ever written under data/. The engines and their precisions are the r
 read when a run is made, so a new engine appears in them with no edit here."""
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from enginebench.engines.registry import engine_class, model_engines, no_op_api
@@ -221,3 +221,38 @@ def synthetic_ops_run(machine: str, created: datetime, seed: int,
                   workload=OpsWorkload(prompt_tokens=16, context=40, peak_size=64, warmups=2,
                                        reps=5, min_sample_ms=20, threads=2),
                   ceilings=ceil, no_op_api=no_op_api(), results=results)
+
+
+# --- small hand-made runs for the comparison and noise tests ---
+
+
+def sample_cell(engine: str, decode: list[float], status: str = "ok", rss: float = 500.0,
+                point: Point | None = None, ttft: list[float] | None = None,
+                rounds: list[int] | None = None, version: str = "1") -> Cell:
+    """An fp32 cell with these decode tok/s samples (`rounds[i]` the round of sample i),
+    peak RSS and, where given, TTFT samples."""
+    common = {"engine": engine, "engine_version": version, "precision": "fp32",
+              "precision_class": "fp32", "device": "cpu", "point": point}
+    if status != "ok":
+        return Cell(**common, status=status, error="synthetic")
+    metrics = {"decode_tps": summarize(decode, rounds), "peak_rss_mb": rss}
+    if ttft:
+        metrics["ttft_ms"] = summarize(ttft)
+    return Cell(**common, status="ok", tokens_generated=128, metrics=metrics)
+
+
+def sample_run(run_id: str, cells: list[Cell], minutes: int = 0, model: str = "small",
+               fingerprint: str = "f00d", machine: str = "m", commit: str = "c0ffee",
+               dirty: bool = False) -> Run:
+    """A run on `machine` holding `cells`, `minutes` after 2026-12-05 00:00 UTC, measured
+    with the suite at `commit`."""
+    return Run(schema_version=SCHEMA_VERSION, run_id=run_id,
+               created_at=datetime(2026, 12, 5, tzinfo=UTC) + timedelta(minutes=minutes),
+               command="synthetic: enginebench run",
+               environment={"suite": {"commit": commit, "dirty": dirty}},
+               machine=Machine(label=machine, cpu="Synthetic CPU", arch="x86_64",
+                               physical_cores=2, logical_cores=2, ram_gb=8.0),
+               model={"name": model, "params": 1, "fingerprint": fingerprint},
+               workload=Workload(prompt_tokens=128, new_tokens=128, warmups=1, reps=5,
+                                 threads=2),
+               cells=cells)

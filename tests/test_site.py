@@ -31,7 +31,7 @@ ESCAPED = "&lt;script&gt;window.__enginebenchXss = 1&lt;/script&gt;"
 PAGES = ("index.html", "features.html", "trends/index.html", "trends/synthetic-a.html",
          "pareto/index.html", "pareto/synthetic-a.html", "ops/index.html", "ops/synthetic-a.html",
          "runs/index.html", "methodology.html", "scaling/index.html",
-         "scaling/synthetic-b/small.html")
+         "scaling/synthetic-b/small.html", "changes/index.html", "changes/synthetic-a.html")
 SWEEP_MODEL = f"sweep{PAYLOAD}"  # machine c's sweep: markup in its model and a precision
 
 
@@ -48,10 +48,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, machine in enumerate(("synthetic-a", "synthetic-b")):
         for day in range(3):
             run = synthetic_run(machine, datetime(2026, 1, 1 + day, 3), seed=10 * i + day,
-                                versions={"torch": f"2.{day}.0"})
+                                versions={"torch": f"2.{day}.0", **_step_version(day)})
+            if machine == "synthetic-a":
+                _step(run, day)
             save_run(run, run_path(results, run))
     hostile = synthetic_run("synthetic-a", datetime(2026, 1, 9, 3), seed=99,
-                            versions={"torch": PAYLOAD})
+                            versions={"torch": PAYLOAD, **_step_version(3)})
+    _step(hostile, 3)
     failed = next(c for c in hostile.cells if c.status == "failed")
     failed.error = f"crashed: {PAYLOAD}"
     save_run(hostile, run_path(results, hostile))
@@ -82,6 +85,24 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "out" / "hostile-run.txt").write_text(hostile.run_id)
     (tmp / "out" / "sweep-run.json").write_text(sweep.model_dump_json())
     return tmp / "out"
+
+
+# machine a's candle f32 decodes at half its rate from its third run on, where candle's
+# version changes: the change point its Trends and Changes pages must show
+STEP_CELL, STEP_FROM = ("candle", "f32"), 2
+
+
+def _step_version(day: int) -> dict[str, str]:
+    return {"candle": "0.9.0" if day < STEP_FROM else "0.9.1"}
+
+
+def _step(run: Run, day: int) -> None:
+    from enginebench.results.stats import summarize
+
+    cell = next(c for c in run.cells if (c.engine, c.precision) == STEP_CELL)
+    assert cell.metrics.decode_tps is not None
+    samples = [100.0 + i for i in range(5)] if day < STEP_FROM else [50.0 + i for i in range(5)]
+    cell.metrics.decode_tps = cell.metrics.decode_tps.model_validate(summarize(samples))
 
 
 def _sweep(site: Path) -> Run:
@@ -271,6 +292,7 @@ def _open(driver, url: str) -> dict:
     ("ops/index.html", 0, 0), ("ops/synthetic-a.html", 1, 1),
     ("runs/index.html", 1, 0), ("runs/{hostile}.html", 3, 1), ("methodology.html", 0, 0),
     ("scaling/index.html", 0, 0), ("scaling/synthetic-b/small.html", 1, 4),
+    ("changes/index.html", 0, 0), ("changes/synthetic-a.html", 1, 0),
     ("scaling/synthetic-c/{sweep_model}.html", 1, 2)])
 def test_page_in_chromium(browser, served: str, site: Path, page: str, tables: int,
                           charts: int) -> None:
@@ -417,3 +439,23 @@ def test_a_sweep_of_one_axis_draws_the_charts_it_can(site: Path) -> None:
     assert sorted(_specs(html)) == ["scaling-depth", "scaling-memory", "scaling-prefill"]
     assert "Aggregate decode against batch: the run&#39;s ok cells at tg128, pp128 have one " \
         "batch size (1)." in html
+
+
+# ---- change points ----------------------------------------------------------------------
+
+
+def test_a_step_is_a_change_point_on_trends_and_changes(site: Path) -> None:
+    """Machine a's candle f32 halves from its third run on, with candle 0.9.0 -> 0.9.1: its
+    Changes page lists the step with the cause, and its trend chart draws a rule there."""
+    page = (site / "changes" / "synthetic-a.html").read_text()
+    row = next(r for r in re.findall(r"<tr>(.*?)</tr>", page, re.S) if "candle f32," in r)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert cells[1:3] == ["candle f32, 8 threads", "decode tok/s"]
+    assert cells[3:6] == ["102.0", "52.0", "-49.0"]  # asv's step levels: the medians
+    assert cells[6] == "2 / 2" and cells[7] == "candle 0.9.0 -&gt; 0.9.1"
+    assert "noise floor" in page and "Q3 + 3 IQR" in page
+    (trends,) = _specs((site / "trends" / "synthetic-a.html").read_text()).values()
+    rules = [r for r in trends["datasets"]["changes"] if r["cell"] == "candle f32, 8 threads"]
+    assert [(r["metric"], r["change"]) for r in rules] == [("decode", -49.02)]
+    assert rules[0]["href"].endswith(".html")
+    assert (site / "changes" / "synthetic-b.html").is_file()

@@ -1,4 +1,4 @@
-"""The `enginebench` command line: run, ops, show, list, models, site."""
+"""The `enginebench` command line: run, ops, show, compare, noise, list, models, site."""
 
 import argparse
 import json
@@ -31,8 +31,9 @@ from enginebench.paths import cache_root
 from enginebench.profile import load_profile
 from enginebench.report.safe import plain, term
 from enginebench.report.table import FORMATS, render
-from enginebench.results.schema import PRECISION_CLASSES, OpsRun
-from enginebench.results.store import load_document
+from enginebench.results.compare import DEFAULT_SEED
+from enginebench.results.schema import PRECISION_CLASSES, OpsRun, Run
+from enginebench.results.store import list_runs, load_document, load_run
 
 DEFAULT_OUT = Path("data/results")
 # `run` options a profile may set; the command line wins over the profile, the profile over
@@ -124,6 +125,28 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a saved run (suite or ops)")
     show.add_argument("file", type=Path)
     show.add_argument("--format", choices=FORMATS, default="table")
+
+    cmp = sub.add_parser("compare", help="compare two runs cell by cell: ratio of medians, "
+                         "bootstrap interval, Mann-Whitney p, verdict")
+    cmp.add_argument("files", type=Path, nargs="*", metavar="FILE",
+                     help="BASE NEW: two run files (or none, with --machine)")
+    cmp.add_argument("--machine", help="compare this machine's last two suite runs in --out")
+    cmp.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results root for "
+                     "--machine (default: data/results)")
+    cmp.add_argument("--noise-floor", type=float, metavar="PCT",
+                     help="a change within PCT percent is `no change` (default: NEW's "
+                     "machine's floor measured from its runs in --out, `enginebench noise`)")
+    cmp.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                     help="the bootstrap's seed, recorded in the output (default: 0)")
+    cmp.add_argument("--fail-above", type=float, metavar="PCT", help="exit 1 when a cell "
+                     "is `slower` by more than PCT percent (for CI)")
+    cmp.add_argument("--format", choices=FORMATS, default="table")
+
+    noise = sub.add_parser("noise", help="each machine's noise floor, measured from its A/A "
+                           "data (rounds of a cell, and runs with unchanged engines)")
+    noise.add_argument("--machine", help="only this machine")
+    noise.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                       help="results root (default: data/results)")
 
     sub.add_parser("list", help="engines, installed or not, with their precisions for "
                    "`run` and for `ops`")
@@ -359,6 +382,89 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def machine_runs(out: Path, machine: str) -> list[Run]:
+    """The machine's suite runs under `out`, oldest first; a file that cannot be read is
+    skipped with one line on stderr, never the whole listing."""
+    check_machine_label(machine)
+    runs = []
+    for path in list_runs(out):
+        if path.parent.name != machine:
+            continue
+        try:
+            doc = load_document(path)
+        except UserError as e:
+            print(f"skipped: {plain(e)}", file=sys.stderr)
+            continue
+        if isinstance(doc, Run):
+            runs.append(doc)
+    return sorted(runs, key=lambda r: (r.created_at, r.run_id))
+
+
+def _compared_runs(args: argparse.Namespace) -> tuple[Run, Run]:
+    """BASE and NEW from two files, or the machine's last two suite runs."""
+    if args.machine:
+        if args.files:
+            raise UserError("compare: give two run files or --machine, not both")
+        runs = machine_runs(args.out, args.machine)
+        if len(runs) < 2:
+            raise UserError(f"compare --machine {args.machine}: {len(runs)} suite run(s) in "
+                            f"{args.out / args.machine}; two are needed")
+        return runs[-2], runs[-1]
+    if len(args.files) != 2:
+        raise UserError(f"compare takes two run files (BASE NEW), got {len(args.files)}; "
+                        "or --machine M for its last two runs")
+    return load_run(args.files[0]), load_run(args.files[1])
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    from enginebench.report.compare_table import render_comparison
+    from enginebench.results.compare import compare
+    from enginebench.results.noise import noise_floor
+
+    if args.noise_floor is not None and not 0 <= args.noise_floor < 100:
+        raise UserError(f"--noise-floor {args.noise_floor:g}: a percentage from 0 to 100")
+    if args.fail_above is not None and args.fail_above < 0:
+        raise UserError(f"--fail-above {args.fail_above:g}: a percentage of 0 or more")
+    base, new = _compared_runs(args)
+    if args.noise_floor is None:
+        label = new.machine.label
+        floor = noise_floor(label, machine_runs(args.out, label))
+        noise, source = floor.pct, f"measured on {label}: {floor.text}"
+    else:
+        noise, source = args.noise_floor, "--noise-floor"
+    result = compare(base, new, noise, args.seed, noise_source=source)
+    if not result.rows:
+        raise UserError(f"{base.run_id} and {new.run_id} have no cell in common (cells match "
+                        "on engine, precision, device, model and workload point)")
+    text = render_comparison(result, args.format, console)
+    if text is not None:
+        sys.stdout.write(text)
+    if args.fail_above is not None:
+        slow = result.slowdowns_above(args.fail_above)
+        for r in slow:
+            print(f"slower by more than {args.fail_above:g}%: {r.engine} {r.precision} "
+                  f"{r.device} {r.point} {r.metric} x{r.ratio:.3f}", file=sys.stderr)
+        return 1 if slow else 0
+    return 0
+
+
+def cmd_noise(args: argparse.Namespace, console: Console) -> int:
+    from enginebench.results.noise import RULE, noise_floor
+
+    machines = [args.machine] if args.machine else \
+        sorted({p.parent.name for p in list_runs(args.out)})
+    table = Table(title=f"noise floor per machine: {RULE}", title_justify="left")
+    for col in ("machine", "floor %", "round pairs", "run pairs", "Q3 %", "IQR %"):
+        table.add_column(col, justify="left" if col == "machine" else "right")
+    for machine in machines:
+        f = noise_floor(machine, machine_runs(args.out, machine))
+        table.add_row(Text(machine), f"{f.pct:.1f}", str(f.within_run), str(f.across_runs),
+                      "" if f.q3 is None else f"{f.q3:.1f}",
+                      "" if f.iqr is None else f"{f.iqr:.1f}")
+    console.print(table)
+    return 0
+
+
 def cmd_list(console: Console) -> int:
     """Every registered engine: its model face's precisions and devices, its op face's
     precision classes (or why it has none), and how to install it."""
@@ -483,6 +589,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             return cmd_ops(args, console)
         if args.command == "show":
             return cmd_show(args, console)
+        if args.command == "compare":
+            return cmd_compare(args, console)
+        if args.command == "noise":
+            return cmd_noise(args, console)
         if args.command == "list":
             return cmd_list(console)
         if args.command == "site":

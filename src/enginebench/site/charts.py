@@ -4,10 +4,12 @@ named datasets, and a page's rows are attached to a copy, so large data is not r
 import copy
 import functools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
 
+from enginebench.results.changes import ChangePoint
 from enginebench.results.schema import OpsRun, Run
 from enginebench.site.records import cell_key, cell_label, is_sweep, slug
 
@@ -66,18 +68,26 @@ def samples_chart(run: Run) -> Spec | None:
 @functools.cache
 def _trends_template() -> Spec:
     base = alt.Chart(alt.Data(name="trend"))
+    steps = alt.Chart(alt.Data(name="changes"))
 
-    def over_time(field: str, title: str) -> alt.Chart:
-        return base.mark_line(point=True, strokeWidth=1.5).encode(
-            x=alt.X("date:T", title="run date (UTC)",
-                    axis=alt.Axis(format="%Y-%m-%d %H:%M", labelAngle=-30, tickCount=8)),
-            y=alt.Y(f"{field}:Q", title=title),
+    def over_time(field: str, title: str) -> alt.LayerChart:
+        x = alt.X("date:T", title="run date (UTC)",
+                  axis=alt.Axis(format="%Y-%m-%d %H:%M", labelAngle=-30, tickCount=8))
+        lines = base.mark_line(point=True, strokeWidth=1.5).encode(
+            x=x, y=alt.Y(f"{field}:Q", title=title),
             color=alt.Color("engine:N", title="engine"),
             detail="cell:N",
             href="href:N",
             tooltip=["cell:N", "version:N", "date:T", alt.Tooltip(f"{field}:Q", format=",.1f"),
                      "point:N", "run:N"],
-        ).properties(width=560, height=220)
+        )
+        # a change point: a dashed rule at the first run of the new step
+        rules = steps.transform_filter(alt.datum.metric == field).mark_rule(
+            strokeDash=[4, 3], color="#b00020").encode(
+            x=x, href="href:N",
+            tooltip=[alt.Tooltip("cell:N", title="change point"), "date:T",
+                     alt.Tooltip("change:Q", title="change %", format="+.1f"), "cause:N"])
+        return alt.layer(lines, rules).properties(width=560, height=220)
 
     by_version = base.mark_line(point=True).encode(
         x=alt.X("version:O", title="engine version", sort=alt.EncodingSortField(
@@ -94,10 +104,14 @@ def _trends_template() -> Spec:
                        by_version).resolve_scale(color="independent").to_dict()
 
 
-def trends_chart(runs: list[Run], href: str) -> Spec | None:
+TREND_FIELDS = {"decode_tps": "decode", "prefill_tps": "prefill"}
+
+
+def trends_chart(runs: list[Run], href: str, changes: Sequence[ChangePoint] = ()
+                 ) -> Spec | None:
     """Decode and prefill medians of every ok cell over time, and decode over engine versions,
-    one point per run (a sweep's headline point). `href` is the run page address with
-    `{run_id}` in it."""
+    one point per run (a sweep's headline point), with the change points found in them
+    drawn as dashed rules. `href` is the run page address with `{run_id}` in it."""
     rows = []
     for run in runs:
         point = run.headline_point().label
@@ -112,7 +126,12 @@ def trends_chart(runs: list[Run], href: str) -> Spec | None:
                          "prefill": round(m.prefill_tps.median, 3), "run": run.run_id,
                          "point": point,
                          "href": href.format(run_id=slug(run.run_id))})
-    return with_data(_trends_template(), trend=rows) if rows else None
+    dates = {r.run_id: r.created_at.isoformat() for r in runs}
+    steps = [{"date": dates[p.run_id], "metric": TREND_FIELDS[p.metric], "cell": p.cell,
+              "change": round(p.change_pct, 2), "cause": p.cause,
+              "href": href.format(run_id=slug(p.run_id))}
+             for p in changes if p.run_id in dates]
+    return with_data(_trends_template(), trend=rows, changes=steps) if rows else None
 
 
 def pareto_front(points: list[dict], x: str, y: str) -> list[dict]:

@@ -13,6 +13,8 @@ from markupsafe import Markup, escape
 
 from enginebench.report.ops_table import rows as ops_rows
 from enginebench.report.table import points_text, run_points
+from enginebench.results.changes import SERIES_METRICS, change_points
+from enginebench.results.noise import noise_floor
 from enginebench.results.schema import Cell, OpsRun, Point, Run
 from enginebench.site import charts, scaling
 from enginebench.site.features import FeatureClaims, build_matrix
@@ -29,7 +31,7 @@ from enginebench.site.tables import cell_table
 
 # generated, never hand-written: cleared before each render and ignored by git
 GENERATED = ("index.md", "methodology.md", "features.md", "trends", "pareto", "ops", "runs",
-             "scaling", FRAGMENTS)
+             "scaling", "changes", FRAGMENTS)
 
 
 def mdtext(text: str) -> Markup:
@@ -172,7 +174,7 @@ class Renderer:
                     seed_tables=seed_tables(self.results, headline_summary))
         ops_machines = self._ops()
         self._scaling()
-        return 8 + 2 * len(machines) + len(self.results.runs) + ops_machines + len(self.sweeps)
+        return 9 + 3 * len(machines) + len(self.results.runs) + ops_machines + len(self.sweeps)
 
     def _scaling(self) -> None:
         """A Scaling page per machine and model with a sweep run, and their index (which
@@ -244,10 +246,16 @@ class Renderer:
             models = self.results.models(label)
             index.append({"label": label, "slug": slug(label), "summary": summary,
                           "models": [(m, len(self.results.of(label, m))) for m in models]})
+            floor = noise_floor(label, runs)
+            found = change_points(label, runs, floor.pct)
+            self._write(f"changes/{slug(label)}.md", "changes.md.j2", machine=label,
+                        summary=summary, floor=floor, changes=found,
+                        metrics=SERIES_METRICS, runs=len(runs))
             trends, paretos = [], []
             for model in models:
                 of_model = self.results.of(label, model)
-                spec = charts.trends_chart(of_model, "../runs/{run_id}.html")
+                spec = charts.trends_chart(of_model, "../runs/{run_id}.html",
+                                           [p for p in found if p.model == model])
                 if spec:
                     trends.append({"model": model, "spec": spec, "runs": len(of_model),
                                    "first": of_model[0].created_at.strftime("%Y-%m-%d"),
@@ -257,14 +265,17 @@ class Renderer:
                                 "date": latest.created_at.strftime("%Y-%m-%d"),
                                 "charts": charts.pareto_charts(latest)})
             self._write(f"trends/{slug(label)}.md", "trends.md.j2", machine=label,
-                        summary=summary, models=trends)
+                        summary=summary, models=trends, floor=floor, changes=len(found))
             self._write(f"pareto/{slug(label)}.md", "pareto.md.j2", machine=label,
                         summary=summary, models=paretos)
         for kind, title, intro in (
                 ("trends", "Trends", "Decode and prefill tok/s over time and over engine "
                  "versions, per machine and model."),
                 ("pareto", "Pareto fronts", "Decode tok/s against peak memory and against "
-                 "quality loss, per machine, from each model's latest run.")):
+                 "quality loss, per machine, from each model's latest run."),
+                ("changes", "Changes", "Steps in each cell's decode and prefill tok/s over "
+                 "time, found with asv's step detection and kept where they exceed the "
+                 "machine's measured noise floor, with what changed at each.")):
             self._write(f"{kind}/index.md", "machines.md.j2", title=title, intro=intro,
                         machines=index)
 
