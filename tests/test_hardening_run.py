@@ -319,3 +319,20 @@ def test_the_cpu_is_read_from_the_kernel_when_py_cpuinfo_fails(
             environment.default_machine_label()  # never a label of another machine
     finally:
         hardware.cpu_info.cache_clear()
+
+
+def test_rounds_get_a_recorded_order_seed(fake_row: None, tiny: Checkpoint, tmp_path: Path
+                                          ) -> None:
+    """`--rounds 2` with no --order-seed draws one and records it; --order-seed is kept;
+    one round needs none."""
+    from enginebench.results.store import load_run as load
+
+    def seed_of(extra: list[str], machine: str) -> int | None:
+        assert main(["run", *FAST, "--engines", "fake", "--out", str(tmp_path),
+                     "--machine", machine, *extra]) == 0
+        (saved,) = (tmp_path / machine).glob("*.json")
+        return load(saved).workload.order_seed
+
+    assert isinstance(seed_of(["--rounds", "2"], "drawn"), int)
+    assert seed_of(["--rounds", "2", "--order-seed", "77"], "given") == 77
+    assert seed_of([], "one-round") is None

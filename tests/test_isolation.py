@@ -67,6 +67,7 @@ def test_rounds_interleave_and_report_between_round_spread(tiny: Checkpoint,
               if state == "running" else None)
     # the failing cell is not retried; the good one runs once per round
     assert order == [("fake", 0), ("raise", 0), ("fake", 1), ("fake", 2)]
+    assert load_run(suite.path).workload.order_seed is None  # the grid's order, every round
     cell = load_run(suite.path).cells[0]
     assert cell.rounds == 3
     assert len(cell.metrics.decode_tps.samples) == 6
@@ -139,3 +140,29 @@ def test_peak_rss_is_not_the_parents_peak(tiny: Checkpoint, tmp_path: Path) -> N
     suite.run()
     assert held.sum() == 1 << 27
     assert load_run(suite.path).cells[0].metrics.peak_rss_mb < 512
+
+
+def test_each_round_runs_in_its_seeded_order(tiny: Checkpoint, tmp_path: Path) -> None:
+    """With an order seed, round r runs the cells in random.Random(f"{seed}/{r}")'s shuffle,
+    recorded in the run; the document lists the cells in the grid's order."""
+    import random
+
+    specs = [CellSpec(fe.FakeEngine, "fp32"), CellSpec(fe.FakeEngine, "int8")]
+    workload = Workload(prompt_tokens=(8, 9), new_tokens=4, warmups=0, reps=1, threads=1,
+                        rounds=3, order_seed=1234)
+    order: list[tuple[tuple[str, int], int]] = []
+    suite = Suite(tiny, specs, workload, "test-machine", tmp_path)
+    grid = [(s.precision, s.point.prompt_tokens) for s in suite.specs]
+    assert len(grid) == 4
+    suite.run(lambda spec, r, state: order.append(((spec.precision, spec.point.prompt_tokens),
+                                                   r)) if state == "running" else None)
+    expected = []
+    for r in range(3):
+        shuffled = list(grid)
+        random.Random(f"1234/{r}").shuffle(shuffled)
+        expected += [(cell, r) for cell in shuffled]
+    assert order == expected
+    assert len({tuple(c for c, r in order if r == k) for k in range(3)}) > 1  # not one order
+    run = load_run(suite.path)
+    assert run.workload.order_seed == 1234
+    assert [(c.precision, run.point(c).prompt_tokens) for c in run.cells] == grid

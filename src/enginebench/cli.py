@@ -3,6 +3,7 @@
 import argparse
 import json
 import math
+import secrets
 import signal
 import sys
 from dataclasses import asdict
@@ -78,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reps", type=int, help="default: 5")
     run.add_argument("--rounds", type=int, help="run every cell this many times, "
                      "interleaved, in fresh processes (default: 1)")
+    run.add_argument("--order-seed", type=int, help="seed of each round's shuffled cell "
+                     "order (default: drawn at random and recorded in the run when --rounds "
+                     "is above 1)")
     run.add_argument("--threads", type=int, help="default: the physical cores "
                      f"({RUN_DEFAULTS['threads']} here)")
     run.add_argument("--timeout", type=float, help="seconds per cell process (default: 600)")
@@ -176,8 +180,13 @@ def int_list(text: str) -> tuple[int, ...]:
 
 
 def workload_of(args: argparse.Namespace) -> Workload:
+    """The run's workload; with more than one round and no --order-seed, a seed drawn now
+    (the run file records it, so the order can be replayed)."""
+    seed = args.order_seed
+    if seed is None and args.rounds > 1:
+        seed = secrets.randbelow(2**31)
     return Workload(args.prompt_tokens, args.new_tokens, args.warmups, args.reps,
-                    args.threads, args.rounds, args.batch)
+                    args.threads, args.rounds, args.batch, seed)
 
 
 def run_plan(args: argparse.Namespace) -> list[tuple[argparse.Namespace, str]]:

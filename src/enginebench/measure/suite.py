@@ -2,9 +2,10 @@
 
 A cell is an engine x precision x device at one workload point (prompt length, new tokens,
 batch); the run crosses its engine x precision specs with every point of the workload.
-Cells run A, B, C, A, B, C, ... for `rounds` rounds so a slow spell of a noisy machine
-falls on all engines alike. The run file is rewritten atomically after every cell, so an
-interrupted run keeps everything that finished.
+Cells run in rounds, every cell once per round, so a slow spell of a noisy machine falls
+on all engines alike; with an order seed each round runs them in its own shuffled order
+(recorded), so no cell always follows the same neighbour. The run file is rewritten
+atomically after every cell, so an interrupted run keeps everything that finished.
 """
 
 import statistics
@@ -166,7 +167,7 @@ class Suite:
             self._prepare_reference()
         self.save("the run's header")
         for round_no in range(self.workload.rounds):
-            for state in self.states:
+            for state in self.workload.round_order(self.states, round_no):
                 if state.status != "ok":
                     continue  # a cell that failed or is unsupported is not retried
                 if progress:

@@ -3,6 +3,7 @@ one sequence or a batch of B sequences with prompts of their own; a run sweeps t
 cartesian product of its prompt lengths, new-token counts and batch sizes (its points)."""
 
 import itertools
+import random
 from dataclasses import asdict, dataclass
 from importlib import resources
 
@@ -52,6 +53,17 @@ class Workload:
     threads: int = 1
     rounds: int = 1
     batch: tuple[int, ...] | int = (1,)
+    # round r runs the cells in random.Random(f"{order_seed}/{r}")'s shuffle of the grid;
+    # None: every round in the grid's order
+    order_seed: int | None = None
+
+    def round_order(self, cells: list, round_no: int) -> list:
+        """`cells` in the order round `round_no` runs them."""
+        if self.order_seed is None:
+            return list(cells)
+        order = list(cells)
+        random.Random(f"{self.order_seed}/{round_no}").shuffle(order)
+        return order
 
     def __post_init__(self) -> None:
         for name in ("prompt_tokens", "new_tokens", "batch"):

@@ -173,6 +173,9 @@ class Workload(_Strict):
     threads: Count
     rounds: Count = 1
     batch: Count = 1
+    order_seed: int | None = Field(None, description="round r ran the cells in "
+                                   "random.Random(f'{order_seed}/{r}')'s shuffle of the grid; "
+                                   "None: every round in the grid's order")
     prompt_ids: list[int] = Field([], description="sequence 0's prompt at the longest "
                                   "prompt length; a point of P ids takes the first P")
     batch_prompt_ids: list[list[int]] = Field([], description="every sequence's prompt at "

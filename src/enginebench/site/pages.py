@@ -96,7 +96,9 @@ def ops_section(run: OpsRun) -> dict:
 def _repetitions(run: Run) -> str:
     w = run.workload
     return (f"{w.threads} threads, {w.warmups} warm-up, {w.reps} reps x {w.rounds} "
-            f"round{'s' if w.rounds != 1 else ''}")
+            f"round{'s' if w.rounds != 1 else ''}"
+            + (f" (each in its own order, seed {w.order_seed})" if w.order_seed is not None
+               else ""))
 
 
 def workload_summary(run: Run) -> str:
