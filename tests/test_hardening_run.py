@@ -336,3 +336,28 @@ def test_rounds_get_a_recorded_order_seed(fake_row: None, tiny: Checkpoint, tmp_
     assert isinstance(seed_of(["--rounds", "2"], "drawn"), int)
     assert seed_of(["--rounds", "2", "--order-seed", "77"], "given") == 77
     assert seed_of([], "one-round") is None
+
+
+def test_every_cell_carries_the_command_that_reruns_it_alone(
+        fake_row: None, tiny: Checkpoint, tmp_path: Path) -> None:
+    """A sweep's cell's `rerun` runs that cell alone at its point, and the two runs
+    compare cell for cell."""
+    import shlex
+
+    from enginebench.results.compare import compare
+    from enginebench.results.store import load_run as load
+
+    assert main(["run", *FAST, "--engines", "fake", "--precisions", "fp32,int8",
+                 "--prompt-tokens", "8,9", "--out", str(tmp_path / "a"), "--machine", "m"]) == 0
+    (first,) = (tmp_path / "a" / "m").glob("*.json")
+    run = load(first)
+    cell = next(c for c in run.cells if (c.precision, run.point(c).prompt_tokens) == ("int8", 9))
+    argv = shlex.split(cell.rerun or "")
+    assert argv[:2] == ["enginebench", "run"] and "--model" in argv and "tiny" in argv
+    assert main([*argv[1:], "--out", str(tmp_path / "b")]) == 0
+    (again,) = (tmp_path / "b" / "m").glob("*.json")
+    rerun = load(again)
+    assert [(c.engine, c.precision, rerun.point(c)) for c in rerun.cells] == \
+        [(cell.engine, cell.precision, run.point(cell))]
+    assert rerun.workload.threads == run.workload.threads == 1
+    assert {r.engine for r in compare(run, rerun).rows} == {"fake"}

@@ -57,6 +57,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _step(hostile, 3)
     failed = next(c for c in hostile.cells if c.status == "failed")
     failed.error = f"crashed: {PAYLOAD}"
+    hostile.cells[0].rerun = f"enginebench run --engines {PAYLOAD}"
     save_run(hostile, run_path(results, hostile))
     # markup where MkDocs takes a page title from (the first heading) and in file names
     marked = synthetic_run("synthetic-c", datetime(2026, 1, 3, 3), seed=98,
@@ -459,3 +460,9 @@ def test_a_step_is_a_change_point_on_trends_and_changes(site: Path) -> None:
     assert [(r["metric"], r["change"]) for r in rules] == [("decode", -49.02)]
     assert rules[0]["href"].endswith(".html")
     assert (site / "changes" / "synthetic-b.html").is_file()
+
+
+def test_run_page_lists_each_cells_rerun_command_escaped(site: Path) -> None:
+    page = (site / "runs" / f"{(site / 'hostile-run.txt').read_text()}.html").read_text()
+    assert "Rerun one cell" in page
+    assert f"enginebench run --engines {ESCAPED}" in page and PAYLOAD not in page

@@ -8,6 +8,7 @@ on all engines alike; with an order seed each round runs them in its own shuffle
 atomically after every cell, so an interrupted run keeps everything that finished.
 """
 
+import shlex
 import statistics
 import time
 from collections.abc import Callable
@@ -44,7 +45,8 @@ from enginebench.measure.workload import (
     divergence_prompts,
     eval_ids,
 )
-from enginebench.models.checkpoint import Checkpoint
+from enginebench.models.checkpoint import Checkpoint, preset_dir
+from enginebench.models.presets import PRESETS
 from enginebench.results.schema import Cell, Metrics, Quality, Run
 from enginebench.results.schema import Point as PointDoc
 
@@ -142,6 +144,7 @@ class Suite:
         self.reference: Reference | None = None
         self.bandwidth = bandwidth
         self.reference_engine = reference_engine
+        self.machine_label = machine_label
         self.header, self.path = run_header(
             machine_label, out_root, command=command,
             extra_env={"memory_bandwidth": bandwidth} if bandwidth else None)
@@ -425,7 +428,25 @@ class Suite:
             implausible=bound.get("implausible"),
             point=PointDoc(**vars(point)),
             first_diffs=self._first_diffs(state),
+            rerun=self.rerun_command(spec),
         )
+
+    def rerun_command(self, spec: CellSpec) -> str:
+        """The `enginebench run` that measures this cell alone at the same workload point,
+        threads, repetitions, device and machine label."""
+        ckpt, w, point = self.ckpt, self.workload, spec.point
+        preset = PRESETS.get(ckpt.name)
+        model = ckpt.name if preset and ckpt.path == preset_dir(preset) else str(ckpt.path)
+        quality = bool(self.quality_ids) and point == self.quality_point
+        args = ["--model", model, "--engines", spec.engine.name, "--precisions",
+                spec.precision, "--device", spec.device,
+                "--prompt-tokens", point.prompt_tokens, "--new-tokens", point.new_tokens,
+                "--batch", point.batch, "--warmups", w.warmups, "--reps", w.reps,
+                "--rounds", w.rounds, "--threads", w.threads, "--timeout", f"{self.timeout_s:g}",
+                "--quality", "on" if quality else "off",
+                "--roofline", "on" if self.bandwidth else "off",
+                "--machine", self.machine_label]
+        return shlex.join(["enginebench", "run", *map(str, args)])
 
     def _first_diffs(self, state: _CellState) -> list[int | None] | None:
         """Per sequence: where its ids leave the reference's greedy ids for its prompt."""

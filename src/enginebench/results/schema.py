@@ -152,6 +152,8 @@ class Cell(_Strict):
     first_diffs: list[int | None] | None = Field(
         None, description="per sequence: the first generated token that differs from the "
         "fp32 reference's greedy output for its prompt; None when all agree")
+    rerun: str | None = Field(None, description="the `enginebench run` command that "
+                              "measures this cell alone at the same point and settings")
 
 
 class Machine(_Strict):

@@ -291,6 +291,7 @@ class Renderer:
                   for p, cells in by_point.items() if cells]
         failures = [(cell_label(run, c, sweep), c) for c in run.cells if c.status != "ok"]
         notes = [(cell_label(run, c, sweep), n) for c in run.cells for n in c.notes]
+        reruns = [(cell_label(run, c, sweep), c.rerun) for c in run.cells if c.rerun]
         engines = sorted((run.environment.get("engines") or {}).items())
         latest = self.sweeps.get((run.machine.label, model_name(run)))
         scales = scaling.href(run.machine.label, model_name(run), "../") if sweep else None
@@ -299,5 +300,6 @@ class Renderer:
                     scaling=scales, scaling_is_this=latest is run,
                     workload=workload_summary(run),
                     samples=charts.samples_chart(run), failures=failures, notes=notes,
+                    reruns=reruns,
                     environment=_env_rows(run), engines=engines,
                     quality={k: v for k, v in (run.quality or {}).items() if k != "ids"})
