@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import fake_engines as fe
+import pytest
 
 from enginebench.measure.suite import CellSpec, Suite
 from enginebench.measure.workload import Workload
@@ -166,3 +167,19 @@ def test_each_round_runs_in_its_seeded_order(tiny: Checkpoint, tmp_path: Path) -
     run = load_run(suite.path)
     assert run.workload.order_seed == 1234
     assert [(c.precision, run.point(c).prompt_tokens) for c in run.cells] == grid
+
+
+@pytest.mark.parametrize(("reps", "measured"), [(5, 3), (2, 2)])
+def test_a_cell_budget_stops_after_three_reps_and_says_so(tiny: Checkpoint, tmp_path: Path,
+                                                         reps: int, measured: int) -> None:
+    workload = Workload(prompt_tokens=8, new_tokens=4, warmups=0, reps=reps, threads=1,
+                        budget_s=1e-9)
+    cell = Suite(tiny, [CellSpec(fe.FakeEngine, "fp32")], workload, "test-machine",
+                 tmp_path).run().cells[0]
+    assert cell.status == "ok"
+    assert cell.metrics.decode_tps is not None
+    assert len(cell.metrics.decode_tps.samples) == measured
+    said = [n for n in cell.notes if "cell budget" in n]
+    assert said == ([f"measured 3 of {reps} reps: they took 0 s, past the cell budget of "
+                     "1e-09 s (--cell-budget)"] if measured < reps else [])
+    assert "--cell-budget 1e-09" in (cell.rerun or "")

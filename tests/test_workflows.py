@@ -208,6 +208,8 @@ def test_profile_fills_options_and_the_command_line_wins() -> None:
     assert args.engines.split(",")[0] == "torch"
     assert args.new_tokens == RUN_DEFAULTS["new_tokens"]
     assert args.precisions == "all"  # every profile runs the full grid
+    (cpu, *_) = run_plan(_run_args("--profile", str(ROOT / "runners" / "cpu")))
+    assert cpu[0].budget_s == 120 and args.budget_s is None  # the cpu profile's cell_budget
     ((plain, model),) = run_plan(_run_args("--model", "tiny"))
     assert model == "tiny" and plain.device == "cpu"
     assert plain.precisions == "fp32"  # the default suite: fp32 of every engine

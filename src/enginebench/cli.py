@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reps", type=int, help="default: 5")
     run.add_argument("--rounds", type=int, help="run every cell this many times, "
                      "interleaved, in fresh processes (default: 1)")
+    run.add_argument("--cell-budget", type=float, dest="budget_s", metavar="S",
+                     help="stop a cell's measured reps once it has 3 and they took S seconds, "
+                     "with a note (default: every rep; --timeout still stops a hang)")
     run.add_argument("--order-seed", type=int, help="seed of each round's shuffled cell "
                      "order (default: drawn at random and recorded in the run when --rounds "
                      "is above 1)")
@@ -186,7 +189,7 @@ def workload_of(args: argparse.Namespace) -> Workload:
     if seed is None and args.rounds > 1:
         seed = secrets.randbelow(2**31)
     return Workload(args.prompt_tokens, args.new_tokens, args.warmups, args.reps,
-                    args.threads, args.rounds, args.batch, seed)
+                    args.threads, args.rounds, args.batch, seed, args.budget_s)
 
 
 def run_plan(args: argparse.Namespace) -> list[tuple[argparse.Namespace, str]]:

@@ -35,6 +35,7 @@ class _Options(BaseModel):
     warmups: int | None = None
     reps: int | None = None
     rounds: int | None = None
+    budget_s: float | None = Field(None, alias="cell_budget", gt=0)
     timeout: float | None = None
     quality: OnOff | None = None
     roofline: OnOff | None = None

@@ -21,6 +21,7 @@ from enginebench.engines.registry import load_class
 from enginebench.measure import ops_child
 from enginebench.measure.isolate import own_peak_rss_mb, watch_parent
 from enginebench.measure.job import (
+    MIN_REPS,
     ChildResult,
     Job,
     MeasureJob,
@@ -86,11 +87,21 @@ def _measure(engine: Engine, job: MeasureJob) -> MeasureResult:
         raise Unsupported(f"batch {job.batch}: {engine.name} {engine.no_batch}")
     model, load_s = _load(engine, job)
     result = MeasureResult(load_s=load_s)
+    budget_notes: list[str] = []
     try:
         for _ in range(job.warmups):
             _repetition(engine, model, job)
+        t0 = time.perf_counter()
         for _ in range(job.reps):
             result.traces.append(_repetition(engine, model, job))
+            spent = time.perf_counter() - t0
+            done = len(result.traces)
+            if job.budget_s is not None and done < job.reps and \
+                    done >= min(MIN_REPS, job.reps) and spent >= job.budget_s:
+                budget_notes.append(f"measured {done} of {job.reps} reps: they took "
+                                    f"{spent:.0f} s, past the cell budget of "
+                                    f"{job.budget_s:g} s (--cell-budget)")
+                break
         # the cell's memory is that of loading and generating; the quality pass after it
         # (1,024 positions of logits, the comparison) is not part of the workload
         result.peak_rss_mb = max((m for m in (own_peak_rss_mb(),
@@ -103,7 +114,7 @@ def _measure(engine: Engine, job: MeasureJob) -> MeasureResult:
                 result.quality_error = f"{type(e).__name__}: {e}"
     finally:
         engine.close(model)
-    result.notes, result.build = model.notes, engine.build_info()
+    result.notes, result.build = [*model.notes, *budget_notes], engine.build_info()
     result.peak_device_mb, result.compile_s = engine.peak_device_mb(model), \
         engine.compile_s(model)
     return result

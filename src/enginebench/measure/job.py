@@ -15,6 +15,9 @@ from enginebench.ops.cases import OpCase
 from enginebench.ops.timing import TimingPlan
 from enginebench.results.schema import Status
 
+# a cell budget (--cell-budget) never cuts a cell to fewer measured reps than this
+MIN_REPS = 3
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -132,6 +135,8 @@ class MeasureJob(_ModelJob):
     new_tokens: int
     warmups: int
     reps: int
+    # stop measuring once MIN_REPS reps are done and the measured reps took budget_s
+    budget_s: float | None = None
     quality: QualityJob | None = None
     result_type: ClassVar[type[ChildResult]] = MeasureResult
 

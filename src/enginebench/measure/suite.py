@@ -229,7 +229,8 @@ class Suite:
         return MeasureJob(**self._common(state, artifact), prompt_ids=prompts[0],
                           batch_prompts=prompts if point.batch > 1 else [],
                           new_tokens=point.new_tokens, warmups=self.workload.warmups,
-                          reps=self.workload.reps, quality=quality)
+                          reps=self.workload.reps, budget_s=self.workload.budget_s,
+                          quality=quality)
 
     def _artifact(self, state: _CellState, round_no: int) -> Path | None:
         """The cell's artifact, converted in a child process of its own when not cached."""
@@ -443,6 +444,7 @@ class Suite:
                 "--prompt-tokens", point.prompt_tokens, "--new-tokens", point.new_tokens,
                 "--batch", point.batch, "--warmups", w.warmups, "--reps", w.reps,
                 "--rounds", w.rounds, "--threads", w.threads, "--timeout", f"{self.timeout_s:g}",
+                *(["--cell-budget", f"{w.budget_s:g}"] if w.budget_s is not None else []),
                 "--quality", "on" if quality else "off",
                 "--roofline", "on" if self.bandwidth else "off",
                 "--machine", self.machine_label]

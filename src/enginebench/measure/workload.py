@@ -3,6 +3,7 @@ one sequence or a batch of B sequences with prompts of their own; a run sweeps t
 cartesian product of its prompt lengths, new-token counts and batch sizes (its points)."""
 
 import itertools
+import math
 import random
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -56,6 +57,8 @@ class Workload:
     # round r runs the cells in random.Random(f"{order_seed}/{r}")'s shuffle of the grid;
     # None: every round in the grid's order
     order_seed: int | None = None
+    # seconds of measured reps after which a cell stops (once it has MIN_REPS); None: all
+    budget_s: float | None = None
 
     def round_order(self, cells: list, round_no: int) -> list:
         """`cells` in the order round `round_no` runs them."""
@@ -80,6 +83,8 @@ class Workload:
             (self.reps >= 1, "--reps must be at least 1"),
             (self.threads >= 1, "--threads must be at least 1"),
             (self.rounds >= 1, "--rounds must be at least 1"),
+            (self.budget_s is None or (math.isfinite(self.budget_s) and self.budget_s > 0),
+             "--cell-budget must be a number of seconds above 0"),
         ]
         for ok, message in checks:
             if not ok:

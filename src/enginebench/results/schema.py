@@ -175,6 +175,8 @@ class Workload(_Strict):
     threads: Count
     rounds: Count = 1
     batch: Count = 1
+    budget_s: Positive | None = Field(None, description="a cell stopped measuring once it "
+                                      "had 3 reps and its reps took this many seconds")
     order_seed: int | None = Field(None, description="round r ran the cells in "
                                    "random.Random(f'{order_seed}/{r}')'s shuffle of the grid; "
                                    "None: every round in the grid's order")
