@@ -162,3 +162,27 @@ def test_runs_with_nothing_in_common_say_so(tmp_path: Path,
     assert main(["compare", *map(str, _files(tmp_path, base, new)), "--out",
                  str(tmp_path)]) == 2
     assert "have no cell in common" in capsys.readouterr().err
+
+
+def test_new_runs_are_compared_with_their_predecessors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--new DIR: each run there against the latest earlier run in --out of the same
+    machine, model and points; one with none is said so; --fail-above covers them all."""
+    out, new = tmp_path / "data", tmp_path / "tonight"
+    save_run(sample_run("older", [sample_cell("a", BASE)]), out / "m" / "older.json")
+    save_run(sample_run("last", [sample_cell("a", TEN_PCT_FASTER)], minutes=1),
+             out / "m" / "last.json")
+    save_run(sample_run("tiny-last", [sample_cell("a", BASE)], minutes=2, model="tiny"),
+             out / "m" / "tiny-last.json")
+    save_run(sample_run("tonight", [sample_cell("a", BASE)], minutes=10),
+             new / "m" / "tonight.json")
+    save_run(sample_run("first-of-x", [sample_cell("a", BASE)], minutes=10, model="x"),
+             new / "m" / "x.json")
+    code = main(["compare", "--new", str(new), "--out", str(out), "--format", "json",
+                 "--noise-floor", "3", "--fail-above", "5"])
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert (doc["base_run"], doc["new_run"]) == ("last", "tonight")
+    assert doc["rows"][0]["verdict"] == "slower" and code == 1
+    assert "first-of-x (m, x): no earlier run of this model and workload" in captured.err
+    assert main(["compare", "--new", str(tmp_path / "nothing"), "--out", str(out)]) == 2

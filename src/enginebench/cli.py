@@ -138,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("files", type=Path, nargs="*", metavar="FILE",
                      help="BASE NEW: two run files (or none, with --machine)")
     cmp.add_argument("--machine", help="compare this machine's last two suite runs in --out")
+    cmp.add_argument("--new", type=Path, metavar="DIR", help="compare every run under "
+                     "DIR/<machine>/ with the latest earlier run in --out of the same "
+                     "machine, model and workload points (the nightly's check)")
     cmp.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results root for "
                      "--machine (default: data/results)")
     cmp.add_argument("--noise-floor", type=float, metavar="PCT",
@@ -428,36 +431,78 @@ def _compared_runs(args: argparse.Namespace) -> tuple[Run, Run]:
     return load_run(args.files[0]), load_run(args.files[1])
 
 
+def _previous(run: Run, history: list[Run]) -> Run | None:
+    """The latest run in `history` before `run` of the same model (and weights) and the
+    same workload points: what a nightly run is compared with."""
+    from enginebench.report.table import run_points
+
+    same = [r for r in history if r.created_at < run.created_at
+            and r.model.get("name") == run.model.get("name")
+            and r.model.get("fingerprint") == run.model.get("fingerprint")
+            and run_points(r) == run_points(run)]
+    return same[-1] if same else None
+
+
+def _new_pairs(args: argparse.Namespace) -> list[tuple[Run | None, Run]]:
+    """Each suite run under --new DIR with the run it follows in --out (None: none)."""
+    if args.files or args.machine:
+        raise UserError("compare --new DIR compares every run in DIR with its predecessor "
+                        "in --out; give no run files and no --machine with it")
+    if not args.new.is_dir():
+        raise UserError(f"compare --new {args.new}: not a folder of results")
+    machines = sorted({p.parent.name for p in list_runs(args.new)})
+    if not machines:
+        raise UserError(f"compare --new {args.new}: no results files in <machine>/ folders")
+    pairs: list[tuple[Run | None, Run]] = []
+    for label in machines:
+        history = machine_runs(args.out, label)
+        pairs += [(_previous(run, history), run) for run in machine_runs(args.new, label)]
+    return pairs
+
+
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     from enginebench.report.compare_table import render_comparison
-    from enginebench.results.compare import compare
+    from enginebench.results.compare import Comparison, compare
     from enginebench.results.noise import noise_floor
 
     if args.noise_floor is not None and not 0 <= args.noise_floor < 100:
         raise UserError(f"--noise-floor {args.noise_floor:g}: a percentage from 0 to 100")
     if args.fail_above is not None and args.fail_above < 0:
         raise UserError(f"--fail-above {args.fail_above:g}: a percentage of 0 or more")
-    base, new = _compared_runs(args)
-    if args.noise_floor is None:
+    pairs = _new_pairs(args) if args.new else [_compared_runs(args)]
+
+    def against(base: Run, new: Run) -> Comparison:
+        if args.noise_floor is not None:
+            return compare(base, new, args.noise_floor, args.seed, noise_source="--noise-floor")
         label = new.machine.label
         floor = noise_floor(label, machine_runs(args.out, label))
-        noise, source = floor.pct, f"measured on {label}: {floor.text}"
-    else:
-        noise, source = args.noise_floor, "--noise-floor"
-    result = compare(base, new, noise, args.seed, noise_source=source)
-    if not result.rows:
-        raise UserError(f"{base.run_id} and {new.run_id} have no cell in common (cells match "
-                        "on engine, precision, device, model and workload point)")
-    text = render_comparison(result, args.format, console)
-    if text is not None:
-        sys.stdout.write(text)
-    if args.fail_above is not None:
-        slow = result.slowdowns_above(args.fail_above)
-        for r in slow:
-            print(f"slower by more than {args.fail_above:g}%: {r.engine} {r.precision} "
-                  f"{r.device} {r.point} {r.metric} x{r.ratio:.3f}", file=sys.stderr)
-        return 1 if slow else 0
-    return 0
+        return compare(base, new, floor.pct, args.seed,
+                       noise_source=f"measured on {label}: {floor.text}")
+
+    slow = []
+    for base, new in pairs:
+        if base is None:
+            print(f"{new.run_id} ({new.machine.label}, {new.model.get('name')}): no earlier "
+                  f"run of this model and workload in {args.out}; nothing to compare",
+                  file=sys.stderr)
+            continue
+        result = against(base, new)
+        if not result.rows:
+            if not args.new:
+                raise UserError(f"{base.run_id} and {new.run_id} have no cell in common "
+                                "(cells match on engine, precision, device, model and "
+                                "workload point)")
+            print(f"{new.run_id}: no cell in common with {base.run_id}", file=sys.stderr)
+            continue
+        text = render_comparison(result, args.format, console)
+        if text is not None:
+            sys.stdout.write(text)
+        if args.fail_above is not None:
+            slow += result.slowdowns_above(args.fail_above)
+    for r in slow:
+        print(f"slower by more than {args.fail_above:g}%: {r.engine} {r.precision} "
+              f"{r.device} {r.point} {r.metric} x{r.ratio:.3f}", file=sys.stderr)
+    return 1 if slow else 0
 
 
 def cmd_noise(args: argparse.Namespace, console: Console) -> int:
