@@ -466,3 +466,13 @@ def test_run_page_lists_each_cells_rerun_command_escaped(site: Path) -> None:
     page = (site / "runs" / f"{(site / 'hostile-run.txt').read_text()}.html").read_text()
     assert "Rerun one cell" in page
     assert f"enginebench run --engines {ESCAPED}" in page and PAYLOAD not in page
+
+
+def test_changes_page_compares_the_latest_run_with_the_one_before(site: Path) -> None:
+    page = (site / "changes" / "synthetic-a.html").read_text()
+    section = _section(page, "latest-small")
+    hostile = (site / "hostile-run.txt").read_text()
+    assert "the latest run against the one before" in section
+    assert f'href="../runs/{hostile}.html"' in section and "enginebench compare" in section
+    counts = re.search(r"gives it:\s*(.*?)\.", section, re.S)
+    assert counts and re.fullmatch(r"(\d+ [a-z ]+)(, \d+ [a-z ]+)*", counts[1].strip())

@@ -32,7 +32,7 @@ from enginebench.paths import cache_root
 from enginebench.profile import load_profile
 from enginebench.report.safe import plain, term
 from enginebench.report.table import FORMATS, render
-from enginebench.results.compare import DEFAULT_SEED
+from enginebench.results.compare import DEFAULT_SEED, previous_run
 from enginebench.results.schema import PRECISION_CLASSES, OpsRun, Run
 from enginebench.results.store import list_runs, load_document, load_run
 
@@ -431,18 +431,6 @@ def _compared_runs(args: argparse.Namespace) -> tuple[Run, Run]:
     return load_run(args.files[0]), load_run(args.files[1])
 
 
-def _previous(run: Run, history: list[Run]) -> Run | None:
-    """The latest run in `history` before `run` of the same model (and weights) and the
-    same workload points: what a nightly run is compared with."""
-    from enginebench.report.table import run_points
-
-    same = [r for r in history if r.created_at < run.created_at
-            and r.model.get("name") == run.model.get("name")
-            and r.model.get("fingerprint") == run.model.get("fingerprint")
-            and run_points(r) == run_points(run)]
-    return same[-1] if same else None
-
-
 def _new_pairs(args: argparse.Namespace) -> list[tuple[Run | None, Run]]:
     """Each suite run under --new DIR with the run it follows in --out (None: none)."""
     if args.files or args.machine:
@@ -456,7 +444,8 @@ def _new_pairs(args: argparse.Namespace) -> list[tuple[Run | None, Run]]:
     pairs: list[tuple[Run | None, Run]] = []
     for label in machines:
         history = machine_runs(args.out, label)
-        pairs += [(_previous(run, history), run) for run in machine_runs(args.new, label)]
+        pairs += [(previous_run(run, history), run)
+                  for run in machine_runs(args.new, label)]
     return pairs
 
 

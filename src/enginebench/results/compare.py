@@ -192,3 +192,17 @@ def compare(base: Run, new: Run, noise_pct: float = DEFAULT_NOISE_PCT,
             out.unmatched_base.append(_label(key))
     out.unmatched_new = [_label(k) for k in b if k not in a]
     return out
+
+
+def previous_run(run: Run, history: list[Run]) -> Run | None:
+    """The latest run in `history` before `run` of the same machine, model (and weights)
+    and workload points: what a nightly run is compared with."""
+    def points(r: Run) -> set[Point]:
+        return {*r.workload.points, *(r.point(c) for c in r.cells)}
+
+    same = [r for r in history if r.created_at < run.created_at
+            and r.machine.label == run.machine.label
+            and r.model.get("name") == run.model.get("name")
+            and r.model.get("fingerprint") == run.model.get("fingerprint")
+            and points(r) == points(run)]
+    return max(same, key=lambda r: (r.created_at, r.run_id)) if same else None

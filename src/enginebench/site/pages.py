@@ -4,6 +4,7 @@ feature claims and the templates, into the MkDocs source folder."""
 import json
 import re
 import shutil
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from markupsafe import Markup, escape
 from enginebench.report.ops_table import rows as ops_rows
 from enginebench.report.table import points_text, run_points
 from enginebench.results.changes import SERIES_METRICS, change_points
-from enginebench.results.noise import noise_floor
+from enginebench.results.compare import METRICS, compare, previous_run
+from enginebench.results.noise import NoiseFloor, noise_floor
 from enginebench.results.schema import Cell, OpsRun, Point, Run
 from enginebench.site import charts, scaling
 from enginebench.site.features import FeatureClaims, build_matrix
@@ -128,6 +130,21 @@ def _env_rows(run: Run) -> list[tuple[str, str]]:
             pretty(value) if isinstance(value, dict) else str(value))
         rows.append((key, text))
     return rows
+
+
+def _latest_comparison(runs: list[Run], floor: NoiseFloor) -> dict | None:
+    """A model's latest run against the run before it of the same workload (`compare`'s
+    verdicts against the machine's noise floor): counts, and the rows that changed."""
+    latest = runs[-1]
+    base = previous_run(latest, runs)
+    if base is None:
+        return None
+    result = compare(base, latest, floor.pct, noise_source=floor.text)
+    counts = Counter(r.verdict for r in result.rows)
+    return {"model": model_name(latest), "base": base.run_id, "new": latest.run_id,
+            "counts": sorted(counts.items()), "rule": result.rule,
+            "rows": [r for r in result.rows if r.verdict not in ("no change",)],
+            "labels": {m: label for m, (label, _) in METRICS.items()}}
 
 
 class Renderer:
@@ -252,7 +269,9 @@ class Renderer:
             found = change_points(label, runs, floor.pct)
             self._write(f"changes/{slug(label)}.md", "changes.md.j2", machine=label,
                         summary=summary, floor=floor, changes=found,
-                        metrics=SERIES_METRICS, runs=len(runs))
+                        metrics=SERIES_METRICS, runs=len(runs),
+                        latest=[_latest_comparison(self.results.of(label, m), floor)
+                                for m in models])
             trends, paretos = [], []
             for model in models:
                 of_model = self.results.of(label, model)
