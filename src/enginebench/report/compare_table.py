@@ -60,7 +60,7 @@ def render_comparison(c: Comparison, fmt: str, console: Console | None = None
         return safe.json_text(json.dumps(c.as_dict(), indent=1)) + "\n"
     if fmt == "csv":
         return _csv(c)
-    title = f"{c.new_run} against {c.base_run}, noise floor {c.noise_pct:g}%"
+    title = f"{c.new_run} against {c.base_run}, noise floor {c.noise_pct:.1f}%"
     body = [_cells(r) for r in c.rows]
     if fmt == "md":
         return markdown(title, COLUMNS, body, _notes(c))

@@ -31,9 +31,9 @@ METRICS: dict[str, tuple[str, bool]] = {
 VERDICTS = ("faster", "slower", "no change", "too few samples", "larger", "smaller",
             "not comparable")
 RULE = ("faster/slower: the 95% bootstrap interval of new/base (medians, {resamples} "
-        "resamples, seed {seed}) excludes 1 and the median ratio is more than {noise:g}% "
+        "resamples, seed {seed}) excludes 1 and the median ratio is more than {noise:.1f}% "
         "from 1; fewer than {min} samples on a side: too few samples; peak RSS (one figure "
-        "per cell): larger/smaller past {noise:g}%")
+        "per cell): larger/smaller past {noise:.1f}%")
 
 
 @dataclass(frozen=True)
