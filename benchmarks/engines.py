@@ -1,5 +1,7 @@
-"""asv: every registered engine's model cells ("engine precision"), per model preset and
-workload (`enginebench run`; ENGINEBENCH_ASV_MODELS picks the presets, `tiny` by default)."""
+"""asv: the model cells ("engine precision") x model x workload point that `enginebench run`
+measures, once, in asv's `setup_cache`: a runner profile's grid and sweeps where
+ENGINEBENCH_ASV_PROFILE names one (the nightly, scripts/asv_run.sh), else every engine on
+the presets of ENGINEBENCH_ASV_MODELS (`tiny` by default); see enginebench.measure.asv."""
 
 from typing import ClassVar
 
@@ -9,7 +11,9 @@ from enginebench.measure import asv
 class Engines:
     params = asv.model_params()
     param_names: ClassVar[list[str]] = ["cell", "model", "workload"]
-    timeout = 7200  # every engine's cells, run once, interleaved
+    # a whole profile, interleaved, run once; the nightly job's own limit (300 min) is the
+    # one that stops a hang first
+    timeout = 6 * 3600
 
     def setup_cache(self) -> dict:
         return asv.run_model_cells()

@@ -1,5 +1,7 @@
 """The noise floor: A/A changes between rounds and between runs, and the Q3 + 3 IQR rule."""
 
+import json
+
 import pytest
 from synthetic_runs import sample_cell, sample_run
 
@@ -74,3 +76,18 @@ def test_noise_command_prints_each_machine(tmp_path, capsys: pytest.CaptureFixtu
     assert main(["noise", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "m " in out and "5.0" in out and "Q3 + 3 IQR" in out
+
+
+def test_noise_command_saves_the_floor_beside_the_results(tmp_path) -> None:
+    """--save DIR: one JSON record per machine with the figures, the rule and its runs."""
+    for i, run in enumerate(_round_pairs([1, 1, 1, 1, 2, 2, 2, 2])):
+        save_run(run, tmp_path / "results" / "m" / f"{i}.json")
+    assert main(["noise", "--out", str(tmp_path / "results"),
+                 "--save", str(tmp_path / "noise")]) == 0
+    record = json.loads((tmp_path / "noise" / "m.json").read_text())
+    assert record["machine"] == "m"
+    assert (record["pct"], record["q3"], record["iqr"]) == pytest.approx((5.0, 2.0, 1.0))
+    assert record["within_run"] == 8 and record["runs"] == 1 and record["latest_run"] == "r"
+    assert record["rule"].startswith("max(3%, Q3 + 3 IQR") and "8 between rounds" in \
+        record["text"]
+    assert [p.name for p in (tmp_path / "noise").iterdir()] == ["m.json"]  # no temp left

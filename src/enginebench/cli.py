@@ -157,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     noise.add_argument("--machine", help="only this machine")
     noise.add_argument("--out", type=Path, default=DEFAULT_OUT,
                        help="results root (default: data/results)")
+    noise.add_argument("--save", type=Path, metavar="DIR", help="also write each machine's "
+                       "floor to DIR/<machine>.json (the nightly: data/noise)")
 
     sub.add_parser("list", help="engines, installed or not, with their precisions for "
                    "`run` and for `ops`")
@@ -216,6 +218,12 @@ def run_plan(args: argparse.Namespace) -> list[tuple[argparse.Namespace, str]]:
     return plan
 
 
+def command_plan(argv: list[str]) -> list[tuple[argparse.Namespace, str]]:
+    """`run_plan` of the command line `enginebench run ...argv` (the asv suite measures
+    what that command would, through the same code)."""
+    return run_plan(_parser().parse_args(["run", *argv]))
+
+
 def check_timeout(timeout: float) -> None:
     if not (math.isfinite(timeout) and timeout > 0):
         raise UserError(f"--timeout {timeout:g}: give the seconds a cell process may take, "
@@ -266,13 +274,15 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     bandwidth = None  # measured once, for every run of the command
     for options, model in plan:
         options.machine = options.machine or machine
-        bandwidth = run_model(options, model, console, bandwidth)
+        _, bandwidth = run_model(options, model, console, bandwidth)
     return 0
 
 
 def run_model(args: argparse.Namespace, model: str, console: Console,
-              bandwidth: dict | None) -> dict | None:
-    """Run the suite on one model; returns the memory bandwidth it measured or was given."""
+              bandwidth: dict | None, command: str | None = None) -> tuple[Run, dict | None]:
+    """Run the suite on one model (`command`: what the run document says ran it, else
+    this process's command line); returns the run and the memory bandwidth it measured or
+    was given."""
     classes = parse_engines(args.engines)
     check_precisions(classes, args.precisions)
     specs = [CellSpec(cls, p, args.device) for cls in classes
@@ -287,8 +297,8 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
         ckpt = resolve_model(model)
     if args.roofline == "on" and bandwidth is None:
         bandwidth = _bandwidth(workload.threads, err)
-    suite = Suite(ckpt, specs, workload, args.machine, args.out,
-                  timeout_s=args.timeout, quality=args.quality == "on", bandwidth=bandwidth)
+    suite = Suite(ckpt, specs, workload, args.machine, args.out, timeout_s=args.timeout,
+                  command=command, quality=args.quality == "on", bandwidth=bandwidth)
     cells = len(suite.specs)
     sweep = f" ({len(specs)} x {len(suite.points)} points)" if len(suite.points) > 1 else ""
     err.print(term(f"{cells} cells{sweep} x {workload.rounds} rounds -> {suite.path}"))
@@ -310,7 +320,7 @@ def run_model(args: argparse.Namespace, model: str, console: Console,
     if text is not None:
         sys.stdout.write(text)
     err.print(term(f"saved {suite.path}"))
-    return bandwidth
+    return run, bandwidth
 
 
 def cmd_ops(args: argparse.Namespace, console: Console) -> int:
@@ -495,7 +505,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_noise(args: argparse.Namespace, console: Console) -> int:
-    from enginebench.results.noise import RULE, noise_floor
+    from enginebench.results.noise import RULE, noise_floor, save_noise_floor
 
     machines = [args.machine] if args.machine else \
         sorted({p.parent.name for p in list_runs(args.out)})
@@ -503,7 +513,10 @@ def cmd_noise(args: argparse.Namespace, console: Console) -> int:
     for col in ("machine", "floor %", "round pairs", "run pairs", "Q3 %", "IQR %"):
         table.add_column(col, justify="left" if col == "machine" else "right")
     for machine in machines:
-        f = noise_floor(machine, machine_runs(args.out, machine))
+        runs = machine_runs(args.out, machine)
+        f = noise_floor(machine, runs)
+        if args.save:
+            save_noise_floor(f, runs, args.save / f"{machine}.json")
         table.add_row(Text(machine), f"{f.pct:.1f}", str(f.within_run), str(f.across_runs),
                       "" if f.q3 is None else f"{f.q3:.1f}",
                       "" if f.iqr is None else f"{f.iqr:.1f}")

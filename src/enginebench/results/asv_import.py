@@ -32,7 +32,9 @@ from enginebench.results.store import parse_json, read_text
 
 TRACKS = {"track_decode_tps": "decode_tps", "track_prefill_tps": "prefill_tps",
           "track_ttft_ms": "ttft_ms", "track_peak_rss_mb": "peak_rss_mb"}
-WORKLOAD = re.compile(r"pp(\d+) tg(\d+) w(\d+) r(\d+) t(\d+)")
+# measure/asv.py's workload_label: " bB" where B sequences decoded together, " xX" where
+# every cell ran in X rounds
+WORKLOAD = re.compile(r"pp(\d+) tg(\d+)(?: b(\d+))? w(\d+) r(\d+)(?: x(\d+))? t(\d+)")
 PRECISION = re.compile(r"(?P<native>\S+)(?: \((?P<cls>\w+)\))?")
 CELL = re.compile(r"(?P<engine>\S+) (?P<precision>\S+(?: \(\w+\))?)")
 # the native precision names of the per-engine asv classes, which wrote no class beside them
@@ -40,6 +42,8 @@ LEGACY_CLASSES = {"f32": "fp32", "float32": "fp32", "f16": "fp16", "float16": "f
                   "bfloat16": "bf16", "q8_0": "int8", "q8": "int8", "int8_float32": "int8",
                   "int8_float16": "int8", "int8_bfloat16": "int8", "int8_dynamic": "int8",
                   "q4_0": "int4", "q4_k_m": "int4", "q4": "int4"}
+# how a run document measured inside `asv run` (measure/asv.py) begins its command
+ASV_COMMAND = "asv run: "
 NOTE = ("from asv: the median of each figure only; the cell's raw samples are in the run "
         "document `enginebench run` writes")
 
@@ -47,9 +51,10 @@ NOTE = ("from asv: the median of each figure only; the cell's raw samples are in
 def _workload(label: str) -> Workload:
     m = WORKLOAD.fullmatch(label)
     if not m:
-        raise ValueError(f"workload parameter {label!r} is not 'ppP tgN wW rR tT'")
-    p, n, w, r, t = map(int, m.groups())
-    return Workload(prompt_tokens=p, new_tokens=n, warmups=w, reps=r, threads=t)
+        raise ValueError(f"workload parameter {label!r} is not 'ppP tgN [bB] wW rR [xX] tT'")
+    p, n, b, w, r, x, t = (int(v) if v else 1 for v in m.groups())
+    return Workload(prompt_tokens=p, new_tokens=n, batch=b, warmups=w, reps=r, rounds=x,
+                    threads=t)
 
 
 def _machine(params: dict, label: str) -> Machine:
@@ -176,3 +181,15 @@ def asv_file_runs(path: Path) -> list[Run]:
         except (ValueError, TypeError) as e:
             raise UserError(f"{path}: {e}") from e
     return runs
+
+
+def asv_twin_key(run: Run) -> tuple | None:
+    """(machine, suite commit, model) of a run measured inside `asv run` with its full run
+    document (ASV_COMMAND), or of a run imported from asv's results; None for any other run.
+    The two of one measurement share it, and the run document, which has the raw samples,
+    quality and roofline, is the one shown."""
+    if run.command.startswith(ASV_COMMAND):
+        commit = (run.environment.get("suite") or {}).get("commit")
+    else:
+        commit = (run.environment.get("asv") or {}).get("commit")
+    return (run.machine.label, commit, run.model.get("name")) if commit else None

@@ -10,12 +10,16 @@ fewer than MIN_PAIRS pairs it is MIN_FLOOR_PCT and says so.
 """
 
 import itertools
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
 from enginebench.results.compare import DEFAULT_NOISE_PCT, cell_key
 from enginebench.results.schema import Run
+from enginebench.results.store import write_atomic
 
 MIN_FLOOR_PCT = DEFAULT_NOISE_PCT
 MIN_PAIRS = 8
@@ -109,3 +113,13 @@ def noise_floor(machine: str, runs: list[Run]) -> NoiseFloor:
     iqr = float(q3 - q1)
     return NoiseFloor(machine, max(MIN_FLOOR_PCT, float(q3) + 3 * iqr), len(within),
                       len(across), float(q3), iqr)
+
+
+def save_noise_floor(floor: NoiseFloor, runs: list[Run], path: Path) -> None:
+    """The floor as a JSON record beside the results (the nightly commits it, so its history
+    is the floor's): the figures, the rule, and the runs it was measured from."""
+    own = [r for r in runs if r.machine.label == floor.machine]
+    record = {**asdict(floor), "text": floor.text,
+              "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+              "runs": len(own), "latest_run": own[-1].run_id if own else None}
+    write_atomic(path, json.dumps(record, indent=1) + "\n")

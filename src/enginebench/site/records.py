@@ -8,7 +8,7 @@ from pathlib import Path
 
 from enginebench.errors import UserError
 from enginebench.report.safe import plain
-from enginebench.results.asv_import import asv_file_runs, asv_files
+from enginebench.results.asv_import import asv_file_runs, asv_files, asv_twin_key
 from enginebench.results.schema import Cell, OpsRun, Run
 from enginebench.results.store import list_runs, load_document
 
@@ -120,6 +120,9 @@ def load_results(data_dir: Path) -> Results:
             out.ops_runs.append(doc)
         else:
             add(path, doc)
+    # an asv results file whose measurement has its run documents here (the nightly commits
+    # both) is that measurement again, with medians only: the documents are shown
+    documented = {key for run in out.runs if (key := asv_twin_key(run))}
     for path in asv_files(data_dir / "asv" / "results"):
         try:
             runs = asv_file_runs(path)
@@ -127,7 +130,8 @@ def load_results(data_dir: Path) -> Results:
             out.skipped.append(Skipped(path, plain(e)))
             continue
         for run in runs:
-            add(path, run)
+            if asv_twin_key(run) not in documented:
+                add(path, run)
     out.runs.sort(key=lambda r: (r.created_at, r.run_id))
     out.ops_runs.sort(key=lambda r: (r.created_at, r.run_id))
     return out
