@@ -3,6 +3,8 @@
 and none is ever written under data/. The engines and their precisions are the registry's,
 read when a run is made, so a new engine appears in them with no edit here."""
 
+import json
+import math
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -256,3 +258,25 @@ def sample_run(run_id: str, cells: list[Cell], minutes: int = 0, model: str = "s
                workload=Workload(prompt_tokens=128, new_tokens=128, warmups=1, reps=5,
                                  threads=2),
                cells=cells)
+
+
+def asv_results_file(figures: dict, params: list[list[str]], folder: Path, commit: str) -> Path:
+    """asv's results file (format 2) as `asv run` writes it for these figures."""
+    cells, models, workloads = params
+    results = {}
+    for track, metric in (("track_decode_tps", "decode_tps"),
+                          ("track_prefill_tps", "prefill_tps"),
+                          ("track_ttft_ms", "ttft_ms"), ("track_peak_rss_mb", "peak_rss_mb")):
+        values = [figures[(c, m, w)][metric] if (c, m, w) in figures else math.nan
+                  for c in cells for m in models for w in workloads]
+        results[f"engines.Engines.{track}"] = [
+            values, [[repr(v) for v in axis] for axis in params], "h", 1_795_000_000_000, 1.0]
+    doc = {"version": 2, "commit_hash": commit, "date": 1_795_000_000_000,
+           "params": {"cpu": "x", "num_cpu": "2", "ram": str(2**34), "arch": "x86_64"},
+           "env_name": "existing", "python": "3.11",
+           "result_columns": ["result", "params", "version", "started_at", "duration"],
+           "results": results}
+    path = folder / f"{commit[:8]}-existing.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    return path

@@ -3,11 +3,10 @@ one measurement by `enginebench run`'s own code gives asv's figures and the full
 documents, the workload labels carry batch and rounds both ways, and the site shows the run
 document rather than asv's copy of the same measurement."""
 
-import json
-import math
 from pathlib import Path
 
 import pytest
+from synthetic_runs import asv_results_file
 
 from enginebench.measure import asv
 from enginebench.measure.workload import Point, Workload
@@ -73,28 +72,6 @@ def test_without_a_profile_every_engine_on_the_models(monkeypatch: pytest.Monkey
                                    str(asv.THREADS)] for m in asv.MODELS]
 
 
-def _asv_file(figures: dict, params: list[list[str]], folder: Path, commit: str) -> Path:
-    """asv's results file (format 2) as `asv run` writes it for these figures."""
-    cells, models, workloads = params
-    results = {}
-    for track, metric in (("track_decode_tps", "decode_tps"),
-                          ("track_prefill_tps", "prefill_tps"),
-                          ("track_ttft_ms", "ttft_ms"), ("track_peak_rss_mb", "peak_rss_mb")):
-        values = [figures[(c, m, w)][metric] if (c, m, w) in figures else math.nan
-                  for c in cells for m in models for w in workloads]
-        results[f"engines.Engines.{track}"] = [
-            values, [[repr(v) for v in axis] for axis in params], "h", 1_795_000_000_000, 1.0]
-    doc = {"version": 2, "commit_hash": commit, "date": 1_795_000_000_000,
-           "params": {"cpu": "x", "num_cpu": "2", "ram": str(2**34), "arch": "x86_64"},
-           "env_name": "existing", "python": "3.11",
-           "result_columns": ["result", "params", "version", "started_at", "duration"],
-           "results": results}
-    path = folder / f"{commit[:8]}-existing.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc))
-    return path
-
-
 def test_one_measurement_gives_both(profile: Path, tiny, tmp_path: Path) -> None:
     """`setup_cache` runs the profile through `enginebench run`'s code: its run documents
     (raw samples from 3 rounds, quality) land in ENGINEBENCH_ASV_OUT, asv's figures are
@@ -118,7 +95,7 @@ def test_one_measurement_gives_both(profile: Path, tiny, tmp_path: Path) -> None
     commit = docs[0].environment["suite"]["commit"] or "0" * 40
     data = tmp_path / "data"
     machine = docs[0].machine.label
-    asv_path = _asv_file(figures, asv.model_params(), data / "asv" / "results" / machine,
+    asv_path = asv_results_file(figures, asv.model_params(), data / "asv" / "results" / machine,
                          commit)
     assert {r.run_id for r in asv_file_runs(asv_path)}  # readable on its own
     (data / "results").mkdir(parents=True)
@@ -135,7 +112,7 @@ def test_asv_runs_without_documents_are_shown(tmp_path: Path) -> None:
                {"decode_tps": 60.0, "prefill_tps": 900.0, "ttft_ms": 14.0,
                 "peak_rss_mb": 400.0}}
     params = [["torch fp32"], ["tiny"], ["pp16 tg8 w0 r1 t1"]]
-    _asv_file(figures, params, tmp_path / "data" / "asv" / "results" / "cpu-x", "b" * 40)
+    asv_results_file(figures, params, tmp_path / "data" / "asv" / "results" / "cpu-x", "b" * 40)
     (tmp_path / "data" / "results").mkdir(parents=True)
     [run] = load_results(tmp_path / "data").runs
     assert run.cells[0].metrics.decode_tps.median == 60.0
