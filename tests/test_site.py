@@ -314,6 +314,25 @@ def test_page_in_chromium(browser, served: str, site: Path, page: str, tables: i
         assert PAYLOAD in seen["text"]  # shown as text, not run
 
 
+@pytest.mark.parametrize("page", ["index.html", "runs/{hostile}.html", "runs/{sweep}.html"])
+def test_tables_fit_their_column_at_1280px(browser, served: str, site: Path, page: str
+                                           ) -> None:
+    """No table is wider than the article at 1280 px (a run page's KL, top-1 and roofline
+    once sat behind a scrollbar, cut mid-number)."""
+    page = page.format(hostile=(site / "hostile-run.txt").read_text(),
+                       sweep=json.loads((site / "sweep-run.json").read_text())["run_id"])
+    browser.set_window_size(1280, 1600)
+    try:
+        _open(browser, f"{served}/{page}")
+        wide = browser.execute_script("""
+            return [...document.querySelectorAll('article table')]
+              .filter(t => t.scrollWidth > t.clientWidth + 1)
+              .map(t => [t.className, t.scrollWidth, t.clientWidth]);""")
+    finally:
+        browser.set_window_size(1400, 1600)
+    assert wide == []
+
+
 def test_methodology_puts_the_seed_row_beside_the_latest_7b_run(tmp_path: Path) -> None:
     """The seed's 2023 M1 figures are quoted beside each machine's latest `llama2-7b` cells
     at 8 and 4 bits, from the run file; a machine with no 7B run gets no table."""

@@ -6,7 +6,9 @@ function enginebenchCharts() {
     if (!target || target.dataset.state !== "pending") continue;
     target.dataset.state = "drawing";
     target.textContent = "";
-    window.vegaEmbed(target, JSON.parse(el.textContent), { actions: false, renderer: "svg" })
+    // the chart's menu exports it as SVG or PNG, drawn here; no link to the online editor
+    const actions = { export: true, source: false, compiled: false, editor: false };
+    window.vegaEmbed(target, JSON.parse(el.textContent), { actions, renderer: "svg" })
       .then(() => { target.dataset.state = "rendered"; })
       .catch((err) => {
         target.dataset.state = "failed";

@@ -121,6 +121,12 @@ def columns(run: Run) -> tuple[str, ...]:
     return cols
 
 
+def ran_peak_rss(c: Cell) -> float | None:
+    """Peak RSS of a cell that ran; a failed, timed-out or refused attempt's high-water mark
+    is not the workload's (the run file keeps it all the same)."""
+    return c.metrics.peak_rss_mb if c.status == "ok" else None
+
+
 def rows(run: Run, notes: list[str]) -> list[list[str]]:
     """One row per cell; error messages are appended to `notes` as footnotes."""
     out = []
@@ -138,7 +144,7 @@ def rows(run: Run, notes: list[str]) -> list[list[str]]:
             _cv_text(dec),
             *per_seq,
             number(m.ttft_ms.median if m.ttft_ms else None),
-            number(m.peak_rss_mb, 0),
+            number(ran_peak_rss(c), 0),
             *_quality(c, notes),
             number(m.roofline_pct, 0),
             _status(c, notes),

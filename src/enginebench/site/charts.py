@@ -10,7 +10,7 @@ from typing import Any
 import altair as alt
 
 from enginebench.results.changes import ChangePoint
-from enginebench.results.schema import OpsRun, Run
+from enginebench.results.schema import PRECISION_CLASSES, OpsRun, Run
 from enginebench.site.records import cell_key, cell_label, is_sweep, slug
 
 Spec = dict[str, Any]
@@ -76,6 +76,9 @@ def _trends_template() -> Spec:
         lines = base.mark_line(point=True, strokeWidth=1.5).encode(
             x=x, y=alt.Y(f"{field}:Q", title=title),
             color=alt.Color("engine:N", title="engine"),
+            # engine x precision: the colour is the engine, the dash its precision class
+            strokeDash=alt.StrokeDash("pclass:N", title="precision class",
+                                      sort=list(PRECISION_CLASSES)),
             detail="cell:N",
             href="href:N",
             tooltip=["cell:N", "version:N", "date:T", alt.Tooltip(f"{field}:Q", format=",.1f"),
@@ -121,7 +124,7 @@ def trends_chart(runs: list[Run], href: str, changes: Sequence[ChangePoint] = ()
                 continue
             rows.append({"date": run.created_at.isoformat(), "cell": cell_key(c),
                          "engine": c.engine, "precision": c.precision,
-                         "version": c.engine_version or "?",
+                         "pclass": c.precision_class, "version": c.engine_version or "?",
                          "decode": round(m.decode_tps.median, 3),
                          "prefill": round(m.prefill_tps.median, 3), "run": run.run_id,
                          "point": point,

@@ -1,6 +1,7 @@
 """Renders the generated pages (Markdown with escaped HTML blocks) from the runs, the
 feature claims and the templates, into the MkDocs source folder."""
 
+import gzip
 import json
 import re
 import shutil
@@ -12,12 +13,15 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from enginebench.report.numbers import number
 from enginebench.report.ops_table import rows as ops_rows
-from enginebench.report.table import points_text, run_points
+from enginebench.report.table import points_text, render, run_points
 from enginebench.results.changes import SERIES_METRICS, change_points
 from enginebench.results.compare import METRICS, compare, previous_run
 from enginebench.results.noise import NoiseFloor, noise_floor
+from enginebench.results.quality_gate import GATE_TEXT, gate
 from enginebench.results.schema import Cell, OpsRun, Point, Run
+from enginebench.results.verdicts import Lead, class_verdicts
 from enginebench.site import charts, scaling
 from enginebench.site.features import FeatureClaims, build_matrix
 from enginebench.site.mkdocs_hook import FRAGMENTS, sidecar
@@ -56,26 +60,68 @@ def environment(templates: Path) -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters.update(slug=slug, mdtext=mdtext, pretty=pretty, yaml_title=yaml_title)
+    env.globals.update(quality_gate=GATE_TEXT)
     return env
 
 
 def machine_summary(run: Run) -> str:
     m = run.machine
+    flags = run.environment.get("cpu_flags_all") or []
+    vm = ["a virtual machine (the CPU reports a hypervisor)"] if "hypervisor" in flags else []
     parts = [f"{m.cpu} ({m.arch})", f"{m.physical_cores} cores / {m.logical_cores} threads",
-             f"{m.ram_gb:g} GB RAM", "GPU: " + (", ".join(m.gpu) if m.gpu else "none")]
-    bw = _bandwidth(run)
+             f"{m.ram_gb:g} GB RAM", "GPU: " + (", ".join(m.gpu) if m.gpu else "none"), *vm]
+    bw = bandwidth_text(run)
     if bw:
         parts.append(bw)
     return " · ".join(parts)
 
 
-def _bandwidth(run: Run) -> str:
-    points = (run.environment.get("memory_bandwidth") or {}).get("points") or []
+def model_card(run: Run) -> str:
+    """What the model is, beside its table: architecture, size, shape, and whether its
+    weights are trained (and so what the quality columns can mean)."""
+    m = run.model
+    params = int(m.get("params") or 0)
+    size = (f"{params / 1e9:.2f}B parameters" if params >= 1e9 else
+            f"{params / 1e6:,.1f}M parameters" if params else "")
+    config = m.get("config") or {}
+    shape = ", ".join(f"{v} {k}" for k, v in (
+        ("layers", m.get("num_layers")), ("hidden", m.get("hidden_size")),
+        ("heads", m.get("num_heads")), ("KV heads", m.get("num_kv_heads")),
+        ("FFN", m.get("intermediate_size")), ("vocab", m.get("vocab_size")),
+        ("context", config.get("max_position_embeddings"))) if v)
+    weights = {True: "trained weights: the quality columns measure how far each precision "
+                     "moves a real model from its fp32 self",
+               False: "random weights, generated locally: the speed is that of the real "
+                      "shape, and the quality columns measure agreement with fp32 on "
+                      "near-tied logits, not language quality (4-bit formats fall below the "
+                      "quality gate here)"}.get(m.get("trained"),
+                                                 "weights: not recorded in this run's file")
+    head = " · ".join(x for x in (f"{model_name(run)}: {m.get('architecture') or 'model'}",
+                                  size, shape) if x)
+    return f"{head} · {weights}"
+
+
+def bandwidth_text(run: Run) -> str:
+    """The run's measured memory bandwidth as two figures: DRAM (the largest working set,
+    what decode's weights stream from) and cache (the smallest), each the best of copy,
+    triad and read; never the cache figure alone under the name of memory bandwidth."""
+    points = sorted((run.environment.get("memory_bandwidth") or {}).get("points") or [],
+                    key=lambda p: p.get("bytes", 0))
     if not points:
         return ""
-    best = max(max(p.get("read_gbs", 0), p.get("copy_gbs", 0), p.get("triad_gbs", 0))
-               for p in points)
-    return f"memory bandwidth up to {best:.0f} GB/s (STREAM-style, measured with the run)"
+
+    def gbs(p: dict) -> str:
+        best = max(p.get("read_gbs", 0), p.get("copy_gbs", 0), p.get("triad_gbs", 0))
+        return f"{best:.0f} GB/s ({_size(p.get('bytes', 0))} working set)"
+
+    text = f"DRAM bandwidth {gbs(points[-1])}"
+    if len(points) > 1:
+        text += f", cache {gbs(points[0])}"
+    return text + "; STREAM-style, measured with the run"
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:g} GB" if nbytes >= 2**30 else f"{nbytes / 2**20:g} MB"
 
 
 def ops_section(run: OpsRun) -> dict:
@@ -116,19 +162,73 @@ def headline_summary(run: Run) -> str:
             f"{_repetitions(run)}")
 
 
+# what the run page says of a fact the run's file does not hold (asv's results keep the
+# figures only)
+NOT_RECORDED = "not recorded in this run's file"
+
+
+def grouped_notes(named: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(cells, note) once per distinct note, in first-seen order: a note every cell carries
+    (asv's "median only") is one line naming them all, not one line per cell."""
+    cells: dict[str, list[str]] = {}
+    for name, note in named:
+        cells.setdefault(note, []).append(name)
+    return [(", ".join(names) if len(names) < 4 else f"{len(names)} cells", note)
+            for note, names in cells.items()]
+
+
 def _env_rows(run: Run) -> list[tuple[str, str]]:
     m, env = run.machine, run.environment
+    cores = [f"{n} {kind}" for n, kind in ((m.physical_cores, "physical"),
+                                            (m.logical_cores, "logical")) if n is not None]
+    ids = run.workload.prompt_ids
     rows = [("machine", m.label), ("CPU", f"{m.cpu} ({m.arch})"),
-            ("cores", f"{m.physical_cores} physical, {m.logical_cores} logical"),
-            ("RAM", f"{m.ram_gb:g} GB"), ("GPU", ", ".join(m.gpu) or "none"),
+            ("cores", ", ".join(cores) or NOT_RECORDED),
+            ("RAM", f"{m.ram_gb:g} GB" if m.ram_gb else NOT_RECORDED),
+            ("GPU", ", ".join(m.gpu) or "none"),
             ("model", pretty(run.model)), ("workload", workload_summary(run)),
-            ("prompt ids", f"{len(run.workload.prompt_ids)} ids")]
+            ("prompt ids", f"{len(ids)} ids" if ids else NOT_RECORDED)]
     for key, value in env.items():
         if key == "engines":
             continue
         text = " ".join(map(str, value)) if isinstance(value, list) else (
             pretty(value) if isinstance(value, dict) else str(value))
         rows.append((key, text))
+    return rows
+
+
+def _cell_name(c: Cell) -> str:
+    return f"{c.engine} {c.precision}"
+
+
+def _lead_text(lead: Lead) -> str:
+    ci = f" [{lead.ci95[0]:.2f}, {lead.ci95[1]:.2f}]" if lead.ci95 else ""
+    return f"{_cell_name(lead.other)} x{lead.ratio:.2f}{ci}"
+
+
+def verdict_rows(run: Run, floor: NoiseFloor) -> list[dict]:
+    """Home's verdict rows for a run's headline cells: per precision class, the fastest
+    decode past the quality gate, its figures, and its lead over the next (clear or tie)."""
+    rows = []
+    for v in class_verdicts(run.headline_cells(), floor.pct):
+        m = v.fastest.metrics
+        tied = [lead for lead in v.leads if lead.outcome == "tie"]
+        if not v.leads:
+            against, outcome = "the only cell of its class past the gate", "only"
+        elif tied:
+            against, outcome = "tie with " + "; ".join(map(_lead_text, tied)), "tie"
+        else:
+            against, outcome = "ahead of " + _lead_text(v.leads[0]), "clear"
+        uncrowned = [f"{_cell_name(c)} ({number(c.metrics.decode_tps.median)}, "  # type: ignore[union-attr]
+                     f"{'below the gate' if gate(c) == 'fail' else 'quality not measured'})"
+                     for c in v.uncrowned]
+        rows.append({"model": model_name(run), "slug": slug(run.run_id),
+                     "pclass": v.precision_class, "fastest": _cell_name(v.fastest),
+                     "decode": number(m.decode_tps.median) if m.decode_tps else "",
+                     "prefill": number(m.prefill_tps.median) if m.prefill_tps else "",
+                     "ttft": number(m.ttft_ms.median) if m.ttft_ms else "",
+                     "rss": number(m.peak_rss_mb, 0), "against": against,
+                     "outcome": outcome, "uncrowned": ", ".join(uncrowned)})
     return rows
 
 
@@ -188,7 +288,8 @@ class Renderer:
         self._per_machine(machines)
         for run in self.results.runs:
             self._run_page(run)
-        self._write("runs/index.md", "runs.md.j2", runs=self.results.runs[::-1])
+        self._write("runs/index.md", "runs.md.j2", runs=self.results.runs[::-1],
+                    ops_runs=self.results.ops_runs[::-1])
         self._write("methodology.md", "methodology.md.j2",
                     seed_tables=seed_tables(self.results, headline_summary))
         ops_machines = self._ops()
@@ -241,12 +342,17 @@ class Renderer:
                 run = self.results.latest(label, model)
                 scales = (label, model) in self.sweeps
                 tables.append({"model": model, "run_id": run.run_id, "slug": slug(run.run_id),
+                               "card": model_card(run),
                                "date": run.created_at.strftime("%Y-%m-%d"),
                                "workload": headline_summary(run),
                                "table": cell_table(run.headline_cells()),
                                "scaling": scaling.href(label, model) if scales else None})
             latest = self.results.of(label)[-1]
-            out.append({"label": label, "summary": machine_summary(latest), "tables": tables})
+            floor = noise_floor(label, self.results.of(label))
+            verdicts = [row for model in self.results.models(label)
+                        for row in verdict_rows(self.results.latest(label, model), floor)]
+            out.append({"label": label, "summary": machine_summary(latest), "tables": tables,
+                        "verdicts": verdicts, "floor": floor.text})
         self._write("index.md", "index.md.j2", machines=out, results=self.results,
                     built=self.built)
 
@@ -309,16 +415,25 @@ class Renderer:
         tables = [{"point": p.label, "headline": p == head, "table": cell_table(cells)}
                   for p, cells in by_point.items() if cells]
         failures = [(cell_label(run, c, sweep), c) for c in run.cells if c.status != "ok"]
-        notes = [(cell_label(run, c, sweep), n) for c in run.cells for n in c.notes]
+        notes = grouped_notes([(cell_label(run, c, sweep), n) for c in run.cells
+                               for n in c.notes])
         reruns = [(cell_label(run, c, sweep), c.rerun) for c in run.cells if c.rerun]
         engines = sorted((run.environment.get("engines") or {}).items())
         latest = self.sweeps.get((run.machine.label, model_name(run)))
         scales = scaling.href(run.machine.label, model_name(run), "../") if sweep else None
-        self._write(f"runs/{slug(run.run_id)}.md", "run.md.j2", run=run,
+        name = slug(run.run_id)
+        self._write(f"runs/{name}.md", "run.md.j2", run=run, downloads=name,
                     model=model_name(run), tables=tables, sweep=sweep,
+                    model_card=model_card(run), machine_card=machine_summary(run),
                     scaling=scales, scaling_is_this=latest is run,
                     workload=workload_summary(run),
                     samples=charts.samples_chart(run), failures=failures, notes=notes,
                     reruns=reruns,
                     environment=_env_rows(run), engines=engines,
                     quality={k: v for k, v in (run.quality or {}).items() if k != "ids"})
+        # the run's document (gzip: a year of nightly documents would otherwise be most of
+        # the site) and its cells as CSV, published beside its page
+        text = render(run, "json") or ""
+        (self.docs / "runs" / f"{name}.json.gz").write_bytes(
+            gzip.compress(text.encode(), compresslevel=1, mtime=0))
+        (self.docs / "runs" / f"{name}.csv").write_text(render(run, "csv") or "")

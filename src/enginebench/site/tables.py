@@ -1,12 +1,15 @@
 """A run's cells as table rows for the site: formatted figures, the best of each column
-marked, and every failure, unsupported precision or implausible figure as a footnote."""
+marked among the cells that may be crowned (ok, plausible, past the quality gate), the fp32
+reference's quality figures labelled `reference`, and every failure, unsupported precision,
+implausible figure or failed gate as a footnote."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from enginebench.report.numbers import number
-from enginebench.report.table import first_diff_text
+from enginebench.report.table import first_diff_text, ran_peak_rss
+from enginebench.results.quality_gate import gate_failure, is_reference, may_be_best
 from enginebench.results.schema import Cell
 
 
@@ -17,6 +20,7 @@ class Column:
     text: Callable[[Cell], str]
     better: Literal["max", "min"] | None = None
     optional: bool = False  # shown only when some cell of the run has a value
+    quality: bool = False  # against the reference: the reference's own entry says so
 
 
 def _median(name: str) -> Callable[[Cell], float | None]:
@@ -44,14 +48,15 @@ COLUMNS = (
     Column("prefill tok/s", _median("prefill_tps"), lambda c: number(_median("prefill_tps")(c)),
            "max"),
     Column("TTFT ms", _median("ttft_ms"), lambda c: number(_median("ttft_ms")(c)), "min"),
-    Column("peak RSS MB", lambda c: c.metrics.peak_rss_mb,
-           lambda c: number(c.metrics.peak_rss_mb, 0), "min"),
+    Column("peak RSS MB", ran_peak_rss, lambda c: number(ran_peak_rss(c), 0), "min"),
     Column("KL mean", _quality("kl_mean"),
-           lambda c: f"{c.quality.kl_mean:.2e}" if c.quality else "", "min", optional=True),
+           lambda c: f"{c.quality.kl_mean:.2e}" if c.quality else "", "min", optional=True,
+           quality=True),
     Column("top-1 %", _quality("top1_agree_pct"),
-           lambda c: number(_quality("top1_agree_pct")(c)), "max", optional=True),
+           lambda c: number(_quality("top1_agree_pct")(c)), "max", optional=True,
+           quality=True),
     Column("1st diff (min / median)", _quality("first_diff_median"), first_diff_text, "max",
-           optional=True),
+           optional=True, quality=True),
     Column("perplexity", _quality("perplexity"),
            lambda c: number(_quality("perplexity")(c)), "min", optional=True),
     Column("roofline %", lambda c: c.metrics.roofline_pct,
@@ -84,12 +89,15 @@ class CellTable:
     notes: list[str]
 
 
-def _comparable(c: Cell) -> bool:
-    return c.status == "ok" and not c.implausible
+def _comparable(c: Cell, col: Column) -> bool:
+    """The cell's figure in `col` may be marked best: an ok, plausible cell past the
+    quality gate, and not the reference in a column measured against itself."""
+    return c.status == "ok" and not c.implausible and may_be_best(c) \
+        and not (col.quality and is_reference(c))
 
 
 def _best(cells: list[Cell], col: Column) -> float | None:
-    values = [v for c in cells if _comparable(c) and (v := col.value(c)) is not None]
+    values = [v for c in cells if _comparable(c, col) and (v := col.value(c)) is not None]
     if not values or col.better is None or len(values) < 2:
         return None
     return max(values) if col.better == "max" else min(values)
@@ -105,7 +113,13 @@ def _reasons(c: Cell) -> list[str]:
         out.append(f"quality not measured: {c.quality_error}")
     if c.outputs_consistent is False:
         out.append("repetitions generated different ids")
+    if c.status == "ok" and (below := gate_failure(c)):
+        out.append(below)
     return out
+
+
+def _text(c: Cell, col: Column) -> str:
+    return "reference" if col.quality and is_reference(c) else col.text(c)
 
 
 def cell_table(cells: list[Cell]) -> CellTable:
@@ -117,14 +131,15 @@ def cell_table(cells: list[Cell]) -> CellTable:
     notes: list[str] = []
     rows = []
     for c in cells:
-        entries = [Entry(col.text(c), _comparable(c) and best[col.header] is not None
+        entries = [Entry(_text(c, col), _comparable(c, col) and best[col.header] is not None
                          and col.value(c) == best[col.header]) for col in cols]
         reasons = _reasons(c)
         refs = []
         for text in reasons:
             notes.append(f"{c.engine} {c.precision}: {text}")
             refs.append(len(notes))
-        status = c.status + (", implausible" if c.implausible else "")
+        status = c.status + (", implausible" if c.implausible else "") + (
+            ", below quality gate" if c.status == "ok" and gate_failure(c) else "")
         rows.append(Row(c.engine, c.engine_version or "", c.precision, c.device, status,
                         entries, refs, "\n".join(reasons)))
     return CellTable([col.header for col in cols], rows, notes)
