@@ -58,6 +58,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     failed = next(c for c in hostile.cells if c.status == "failed")
     failed.error = f"crashed: {PAYLOAD}"
     hostile.cells[0].rerun = f"enginebench run --engines {PAYLOAD}"
+    # environment values as long as a real run's (every CPU flag, a build's JSON)
+    hostile.environment["cpu_flags_all"] = [f"avx512_flag_{i}" for i in range(150)]
+    hostile.environment["engines"]["llamacpp"]["build"] = {
+        "system_info": "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | AVX512 = 1 | " * 12}
     save_run(hostile, run_path(results, hostile))
     # markup where MkDocs takes a page title from (the first heading) and in file names
     marked = synthetic_run("synthetic-c", datetime(2026, 1, 3, 3), seed=98,
