@@ -19,7 +19,13 @@ from enginebench.results.stats import summarize
 from enginebench.results.store import run_path, save_run
 from enginebench.results.verdicts import class_verdicts
 from enginebench.site.build import build_site
-from enginebench.site.pages import bandwidth_text, grouped_notes, machine_summary, model_card
+from enginebench.site.pages import (
+    bandwidth_text,
+    data_scope,
+    grouped_notes,
+    machine_summary,
+    model_card,
+)
 from enginebench.site.tables import cell_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,3 +231,13 @@ def test_machine_card_says_it_is_a_vm() -> None:
     summary = machine_summary(run)
     assert "a virtual machine (the CPU reports a hypervisor)" in summary
     assert "DRAM bandwidth 37 GB/s" in summary
+
+
+def test_home_says_all_data_is_cpu_only() -> None:
+    run = _with_bandwidth(AMD_POINTS)
+    run.environment["cpu_flags_all"] = ["hypervisor"]
+    assert data_scope([run]) == ("Every figure here so far is from CPUs only, no GPU, on "
+                                 "machines of 2 logical cores, all of them virtual machines: "
+                                 "read them as such, not as what a GPU or a large server does.")
+    run.machine.gpu = ["NVIDIA H100"]
+    assert data_scope([run]) == ""

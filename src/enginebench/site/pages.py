@@ -197,6 +197,19 @@ def _env_rows(run: Run) -> list[tuple[str, str]]:
     return rows
 
 
+def data_scope(runs: list[Run]) -> str:
+    """What kind of hardware all of the site's data comes from, when it is all of one kind
+    (so far: CPUs only, on small VMs), for Home to say up front; empty otherwise."""
+    if not runs or any(r.machine.gpu for r in runs):
+        return ""
+    cores = sorted({r.machine.logical_cores for r in runs if r.machine.logical_cores})
+    vms = all("hypervisor" in (r.environment.get("cpu_flags_all") or []) for r in runs)
+    return ("Every figure here so far is from CPUs only, no GPU"
+            + (f", on machines of {' or '.join(map(str, cores))} logical cores" if cores else "")
+            + (", all of them virtual machines" if vms else "")
+            + ": read them as such, not as what a GPU or a large server does.")
+
+
 def _cell_name(c: Cell) -> str:
     return f"{c.engine} {c.precision}"
 
@@ -354,7 +367,7 @@ class Renderer:
             out.append({"label": label, "summary": machine_summary(latest), "tables": tables,
                         "verdicts": verdicts, "floor": floor.text})
         self._write("index.md", "index.md.j2", machines=out, results=self.results,
-                    built=self.built)
+                    built=self.built, scope=data_scope(self.results.runs))
 
     def _features(self) -> None:
         matrix = build_matrix(self.claims, self.results.runs)
