@@ -77,15 +77,12 @@ def workload_label(w: Workload, point: Point) -> str:
             f"{rounds} t{w.threads}")
 
 
-def _workload(ns: argparse.Namespace) -> Workload:
-    return Workload(ns.prompt_tokens, ns.new_tokens, ns.warmups, ns.reps, ns.threads,
-                    ns.rounds, ns.batch)
-
-
 def model_params() -> list[list[str]]:
     """asv's grid for the model cells: cell (engine and precision, as `cell_label` writes
     them; one axis keeps the grid to the cells that exist) x model x workload point, over
     every run of the plan; engines that are not installed are in it (asv: skipped)."""
+    from enginebench.cli import workload_of
+
     cells: dict[str, None] = {}
     models: dict[str, None] = {}
     workloads: dict[str, None] = {}
@@ -96,7 +93,7 @@ def model_params() -> list[list[str]]:
             for native in select_precisions(cls, ns.precisions):
                 cells[cell_label(cls.name, native, cls.precisions[native])] = None
         models[model] = None
-        w = _workload(ns)
+        w = workload_of(ns)
         for point in w.points():
             workloads[workload_label(w, point)] = None
     return [list(cells), list(models), list(workloads)]
@@ -106,7 +103,7 @@ def run_model_cells() -> dict:
     """{(cell label, model, workload label): figures} of every cell of every run of the
     plan, measured by `enginebench run`'s own code; a point two runs share (a sweep's
     pp128 tg128 and the grid's) keeps the first run's figures."""
-    from enginebench.cli import run_model
+    from enginebench.cli import run_model, workload_of
 
     out = Path(os.environ.get(OUT_ENV) or tempfile.mkdtemp(prefix="enginebench-asv-"))
     machine = default_machine_label()
@@ -120,7 +117,7 @@ def run_model_cells() -> dict:
         for cell in run.cells:
             m, point = cell.metrics, run.point(cell)
             key = (cell_label(cell.engine, cell.precision, cell.precision_class), model,
-                   workload_label(_workload(ns), Point(point.prompt_tokens,
+                   workload_label(workload_of(ns), Point(point.prompt_tokens,
                                                        point.new_tokens, point.batch)))
             cells.setdefault(key, {
                 "status": cell.status, "error": cell.error,

@@ -27,6 +27,7 @@ from enginebench.site.features import FeatureClaims, build_matrix
 from enginebench.site.mkdocs_hook import FRAGMENTS, sidecar
 from enginebench.site.records import (
     Results,
+    cell_key,
     cell_label,
     is_sweep,
     model_name,
@@ -210,13 +211,9 @@ def data_scope(runs: list[Run]) -> str:
             + ": read them as such, not as what a GPU or a large server does.")
 
 
-def _cell_name(c: Cell) -> str:
-    return f"{c.engine} {c.precision}"
-
-
 def _lead_text(lead: Lead) -> str:
     ci = f" [{lead.ci95[0]:.2f}, {lead.ci95[1]:.2f}]" if lead.ci95 else ""
-    return f"{_cell_name(lead.other)} x{lead.ratio:.2f}{ci}"
+    return f"{cell_key(lead.other)} x{lead.ratio:.2f}{ci}"
 
 
 def verdict_rows(run: Run, floor: NoiseFloor) -> list[dict]:
@@ -232,11 +229,11 @@ def verdict_rows(run: Run, floor: NoiseFloor) -> list[dict]:
             against, outcome = "tie with " + "; ".join(map(_lead_text, tied)), "tie"
         else:
             against, outcome = "ahead of " + _lead_text(v.leads[0]), "clear"
-        uncrowned = [f"{_cell_name(c)} ({number(c.metrics.decode_tps.median)}, "  # type: ignore[union-attr]
+        uncrowned = [f"{cell_key(c)} ({number(c.metrics.decode_tps.median)}, "  # type: ignore[union-attr]
                      f"{'below the gate' if gate(c) == 'fail' else 'quality not measured'})"
                      for c in v.uncrowned]
         rows.append({"model": model_name(run), "slug": slug(run.run_id),
-                     "pclass": v.precision_class, "fastest": _cell_name(v.fastest),
+                     "pclass": v.precision_class, "fastest": cell_key(v.fastest),
                      "decode": number(m.decode_tps.median) if m.decode_tps else "",
                      "prefill": number(m.prefill_tps.median) if m.prefill_tps else "",
                      "ttft": number(m.ttft_ms.median) if m.ttft_ms else "",
@@ -271,6 +268,9 @@ class Renderer:
         self.built = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         # (machine, model) -> its latest sweep run, the one its Scaling page draws
         self.sweeps = scaling.latest_sweeps(results)
+        # each machine's noise floor, measured once for Home's verdicts and its Changes page
+        self.floors = {label: noise_floor(label, results.of(label))
+                       for label in results.machines()}
 
     def _fragment(self, caller: Any) -> Markup:
         """Keep the HTML of a `{% call fragment() %}` block for the MkDocs hook; the page
@@ -361,7 +361,7 @@ class Renderer:
                                "table": cell_table(run.headline_cells()),
                                "scaling": scaling.href(label, model) if scales else None})
             latest = self.results.of(label)[-1]
-            floor = noise_floor(label, self.results.of(label))
+            floor = self.floors[label]
             verdicts = [row for model in self.results.models(label)
                         for row in verdict_rows(self.results.latest(label, model), floor)]
             out.append({"label": label, "summary": machine_summary(latest), "tables": tables,
@@ -384,7 +384,7 @@ class Renderer:
             models = self.results.models(label)
             index.append({"label": label, "slug": slug(label), "summary": summary,
                           "models": [(m, len(self.results.of(label, m))) for m in models]})
-            floor = noise_floor(label, runs)
+            floor = self.floors[label]
             found = change_points(label, runs, floor.pct)
             self._write(f"changes/{slug(label)}.md", "changes.md.j2", machine=label,
                         summary=summary, floor=floor, changes=found,
