@@ -318,20 +318,27 @@ def test_page_in_chromium(browser, served: str, site: Path, page: str, tables: i
         assert PAYLOAD in seen["text"]  # shown as text, not run
 
 
-@pytest.mark.parametrize("page", ["index.html", "runs/{hostile}.html", "runs/{sweep}.html"])
+@pytest.mark.parametrize("page", ["index.html", "runs/{hostile}.html", "runs/{sweep}.html",
+                                  "ops/synthetic-a.html", "pareto/synthetic-a.html",
+                                  "compare/index.html", "features.html"])
 def test_tables_fit_their_column_at_1280px(browser, served: str, site: Path, page: str
                                            ) -> None:
-    """No table is wider than the article at 1280 px (a run page's KL, top-1 and roofline
-    once sat behind a scrollbar, cut mid-number)."""
+    """No table or chart is wider than the article at 1280 px (a run page's KL, top-1 and
+    roofline once sat behind a scrollbar, cut mid-number; the operators legend was cut)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     page = page.format(hostile=(site / "hostile-run.txt").read_text(),
                        sweep=json.loads((site / "sweep-run.json").read_text())["run_id"])
     browser.set_window_size(1280, 1600)
     try:
         _open(browser, f"{served}/{page}")
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script(
+            "const r = document.getElementById('eb-compare');"
+            "return !r || r.dataset.state === 'rendered'"))
         wide = browser.execute_script("""
-            return [...document.querySelectorAll('article table')]
+            return [...document.querySelectorAll('article table, article .eb-chart')]
               .filter(t => t.scrollWidth > t.clientWidth + 1)
-              .map(t => [t.className, t.scrollWidth, t.clientWidth]);""")
+              .map(t => [t.className || t.id, t.scrollWidth, t.clientWidth]);""")
     finally:
         browser.set_window_size(1400, 1600)
     assert wide == []
@@ -373,7 +380,7 @@ def test_methodology_puts_the_seed_row_beside_the_latest_7b_run(tmp_path: Path) 
 
 SPEC = re.compile(r'<script type="application/json" class="eb-chart-spec" '
                   r'data-target="([^"]+)">(.*?)</script>', re.S)
-ROW = re.compile(r'<tr class="eb-row[^"]*"><td>([^<]*)</td><td><code>[^<]*</code></td>'
+ROW = re.compile(r'<tr class="eb-row[^"]*"[^>]*><td>([^<]*)</td><td><code>[^<]*</code></td>'
                  r'<td>([^<]*)</td>')
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import altair as alt
 
+from enginebench.report.numbers import number
 from enginebench.results.changes import ChangePoint
-from enginebench.results.schema import PRECISION_CLASSES, OpsRun, Run
+from enginebench.results.quality_gate import KL_MEAN_MAX, gate
+from enginebench.results.schema import PRECISION_CLASSES, Run
 from enginebench.site.records import cell_key, cell_label, is_sweep, slug
 
 Spec = dict[str, Any]
@@ -66,7 +68,7 @@ def samples_chart(run: Run) -> Spec | None:
 
 
 @functools.cache
-def _trends_template() -> Spec:
+def _trends_template(by_versions: bool) -> Spec:
     base = alt.Chart(alt.Data(name="trend"))
     steps = alt.Chart(alt.Data(name="changes"))
 
@@ -102,9 +104,10 @@ def _trends_template() -> Spec:
                                                                            title="runs")],
     ).properties(width=160, height=160).facet(facet=alt.Facet("engine:N", title=None),
                                               columns=3).resolve_scale(x="independent")
-    return alt.vconcat(over_time("decode", "decode tok/s (median)"),
-                       over_time("prefill", "prefill tok/s (median)"),
-                       by_version).resolve_scale(color="independent").to_dict()
+    panels = [over_time("decode", "decode tok/s (median)"),
+              over_time("prefill", "prefill tok/s (median)")]
+    return alt.vconcat(*panels, *([by_version] if by_versions else [])).resolve_scale(
+        color="independent").to_dict()
 
 
 TREND_FIELDS = {"decode_tps": "decode", "prefill_tps": "prefill"}
@@ -134,7 +137,12 @@ def trends_chart(runs: list[Run], href: str, changes: Sequence[ChangePoint] = ()
               "change": round(p.change_pct, 2), "cause": p.cause,
               "href": href.format(run_id=slug(p.run_id))}
              for p in changes if p.run_id in dates]
-    return with_data(_trends_template(), trend=rows, changes=steps) if rows else None
+    versions: dict[str, set[str]] = {}
+    for row in rows:
+        versions.setdefault(row["engine"], set()).add(row["version"])
+    by_versions = any(len(v) > 1 for v in versions.values())
+    return with_data(_trends_template(by_versions), trend=rows, changes=steps) \
+        if rows else None
 
 
 def pareto_front(points: list[dict], x: str, y: str) -> list[dict]:
@@ -146,39 +154,103 @@ def pareto_front(points: list[dict], x: str, y: str) -> list[dict]:
     return front
 
 
+# each precision class one colour family and one shape, the same on every chart; the
+# engine's own variant (q4_0, q4_k_m, int8_float32) is in the tooltip and the label
+CLASS_COLOURS = {"fp32": "#1f5fa8", "fp16": "#2e8b57", "bf16": "#7fb800", "int8": "#e07b00",
+                 "int4": "#c0392b"}
+CLASS_SHAPES = {"fp32": "circle", "fp16": "square", "bf16": "cross", "int8": "triangle-up",
+                "int4": "diamond"}
+GATE_KL = KL_MEAN_MAX  # the quality gate's KL bound, shaded on the KL chart
+
+
 @functools.cache
-def _pareto_template(x: str, title: str, log: bool) -> Spec:
+def _pareto_template(x: str, title: str, log: bool, gate_kl: float | None) -> Spec:
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
-    points = alt.Chart(alt.Data(name="points")).mark_point(filled=True, size=80).encode(
-        x=alt.X(f"{x}:Q", title=title, scale=scale),
-        y=alt.Y("decode:Q", title="decode tok/s (median)"),
-        color=alt.Color("engine:N"), shape=alt.Shape("precision:N"),
-        tooltip=["engine:N", "precision:N", alt.Tooltip("decode:Q", format=",.1f"),
-                 alt.Tooltip(f"{x}:Q", format=",.3g")],
+    classes = list(CLASS_COLOURS)
+    colours = alt.Scale(domain=classes, range=list(CLASS_COLOURS.values()))
+    xenc = alt.X(f"{x}:Q", title=title, scale=scale)
+    y = alt.Y("decode:Q", title="decode tok/s (median)")
+    points = alt.Chart(alt.Data(name="points")).mark_point(size=90, strokeWidth=2).encode(
+        x=xenc, y=y,
+        color=alt.Color("pclass:N", title="precision class", scale=colours,
+                        legend=alt.Legend(orient="bottom")),
+        shape=alt.Shape("pclass:N", title="precision class",
+                        scale=alt.Scale(domain=classes, range=list(CLASS_SHAPES.values())),
+                        legend=alt.Legend(orient="bottom")),
+        # filled: past the quality gate (or the reference); hollow: below it, or quantized
+        # with quality not measured
+        fill=alt.condition(alt.datum.counts, alt.Fill("pclass:N", scale=colours, legend=None),
+                           alt.value("white")),
+        href="href:N",
+        tooltip=["cell:N", "pclass:N", alt.Tooltip("decode:Q", format=",.1f"),
+                 alt.Tooltip(f"{x}_text:N", title=title), "gate:N"],
     )
+    labels = alt.Chart(alt.Data(name="front")).mark_text(
+        align="left", dx=8, dy=-8, fontSize=10).encode(x=xenc, y=y, text="cell:N",
+                                                        href="href:N")
     front = alt.Chart(alt.Data(name="front")).mark_line(
         strokeDash=[4, 3], color="#555").encode(x=f"{x}:Q", y="decode:Q")
-    return alt.layer(front, points).properties(width=560, height=300).to_dict()
+    layers: list[alt.Chart] = [front, points, labels]
+    if gate_kl is not None:
+        band = alt.Chart(alt.Data(name="gate")).mark_rect(color="#e6f4ea", opacity=0.7).encode(
+            x=alt.X("lo:Q", scale=scale), x2="hi:Q")
+        note = alt.Chart(alt.Data(name="gate")).mark_text(
+            align="left", baseline="top", dx=4, dy=4, color="#2e7d32", fontSize=10).encode(
+            x=alt.X("lo:Q", scale=scale), y=alt.value(0), text="label:N")
+        layers = [band, note, *layers]
+    return alt.layer(*layers).properties(width=500, height=300).to_dict()
 
 
-def pareto_charts(run: Run) -> list[tuple[str, Spec]]:
+def _kl_text(kl: float | None, reference: bool) -> str:
+    """The KL a point's tooltip shows: a KL under the log axis's floor is drawn on it,
+    and the tooltip says so (the reference against itself is 0)."""
+    if kl is None:
+        return "not measured"
+    text = f"{kl:.3g}" + (" (the fp32 reference against itself)" if reference else "")
+    return text + (f", drawn at {KL_FLOOR:g}: a log axis has no 0" if kl < KL_FLOOR else "")
+
+
+def pareto_charts(run: Run, href: str) -> tuple[list[tuple[str, Spec]], list[str]]:
     """Decode tok/s against peak memory, and against KL from fp32 when measured, at the
-    run's headline point."""
+    run's headline point: colour and shape by precision class, filled where the cell
+    passes the quality gate, the front's points labelled, every point linking to `href`
+    (the run page). A chart with fewer than two points is a sentence instead; returns
+    (charts, sentences)."""
     base = []
     for c in run.headline_cells():
         d = c.metrics.decode_tps
         if c.status == "ok" and not c.implausible and d is not None:
-            base.append({"engine": c.engine, "precision": c.precision, "decode": d.median,
-                         "memory": c.metrics.peak_rss_mb,
-                         "kl": max(c.quality.kl_mean, KL_FLOOR) if c.quality else None})
-    out = []
+            kl = c.quality.kl_mean if c.quality else None
+            state = gate(c)
+            base.append({"cell": f"{c.engine} {c.precision}", "pclass": c.precision_class,
+                         "decode": d.median, "memory": c.metrics.peak_rss_mb,
+                         "memory_text": number(c.metrics.peak_rss_mb, 0),
+                         "kl": None if kl is None else max(kl, KL_FLOOR),
+                         "kl_text": _kl_text(kl, state == "reference"), "counts": state in ("pass", "reference"),
+                         "gate": {"pass": "past the gate", "reference": "the reference",
+                                  "fail": "below the gate",
+                                  "unmeasured": "quality not measured"}[state],
+                         "href": href})
+    charts, sentences = [], []
     for x, title, log in (("memory", "peak RSS MB", False),
                           ("kl", "KL from fp32 (log; lower is better)", True)):
         pts = [p for p in base if p[x] is not None]
-        if pts:
-            out.append((title, with_data(_pareto_template(x, title, log), points=pts,
-                                         front=pareto_front(pts, x, "decode"))))
-    return out
+        if len(pts) < 2:
+            if pts:
+                sentences.append(f"decode tok/s against {title}: only {pts[0]['cell']} has "
+                                 "both figures, so there is nothing to compare it with.")
+            continue
+        datasets = {"points": pts, "front": pareto_front(pts, x, "decode")}
+        gate_kl = None
+        if x == "kl":
+            gate_kl = GATE_KL
+            lo = min(min(p["kl"] for p in pts) / 2, GATE_KL / 10)
+            datasets["gate"] = [{"lo": lo, "hi": GATE_KL,
+                                 "label": f"the quality gate's KL bound ({GATE_KL:g}); "
+                                          "filled points pass the whole gate"}]
+        charts.append((title, with_data(_pareto_template(x, title, log, gate_kl),
+                                        **datasets)))
+    return charts, sentences
 
 
 @functools.cache
@@ -210,47 +282,3 @@ def scaling_chart(x_title: str, y_title: str, log: bool, ticks: tuple[int, ...],
     return with_data(_scaling_template(x_title, y_title, log, ticks, per_seq),
                      lines=lines, best=best)
 
-
-@functools.cache
-def _roofline_template() -> Spec:
-    log = alt.Scale(type="log")
-    x = alt.X("intensity:Q", title="arithmetic intensity (FLOP per byte moved, log)",
-              scale=log)
-    y = alt.Y("gflops:Q", title="GFLOP/s (log)", scale=log)
-    roofs = alt.Chart(alt.Data(name="roofs")).mark_line(strokeWidth=1.5).encode(
-        x=x, y=y, strokeDash=alt.StrokeDash("roof:N", title="ceiling"),
-        color=alt.value("#555"), tooltip=["roof:N"])
-    points = alt.Chart(alt.Data(name="points")).mark_point(filled=True, size=70).encode(
-        x=x, y=y, color=alt.Color("engine:N"), shape=alt.Shape("op:N"),
-        tooltip=["case:N", "engine:N", "precision:N", "shape:N",
-                 alt.Tooltip("time_us:Q", title="median us", format=",.1f"),
-                 alt.Tooltip("gflops:Q", format=",.2f"),
-                 alt.Tooltip("pct:Q", title="% of roof", format=",.0f")])
-    return alt.layer(roofs, points).properties(width=620, height=380).to_dict()
-
-
-def roofline_chart(run: OpsRun) -> Spec | None:
-    """Every ok result at its intensity and GFLOP/s, under the fp32 compute ceiling and the
-    memory ceilings at the smallest and largest working sets measured."""
-    c = run.ceilings
-    points = [{"case": r.case, "engine": r.engine, "precision": r.precision, "op": r.op,
-               "shape": r.shape, "intensity": r.intensity, "gflops": r.gflops,
-               "time_us": r.time_us.median if r.time_us else None, "pct": r.roofline_pct}
-              for r in run.results if r.status == "ok" and r.gflops]
-    if not points or c is None:
-        return None
-    xs = sorted(p["intensity"] for p in points)
-    lo, hi = xs[0] / 2, xs[-1] * 2
-    peak = c.peak_gflops.get("fp32")
-    roofs = []
-    bw_points = sorted((c.bandwidth or {}).get("points") or [], key=lambda p: p["bytes"])
-    for label, point in (("cache", bw_points[:1]), ("DRAM", bw_points[-1:])):
-        if not point:
-            continue
-        gbs = max(v for k, v in point[0].items() if k.endswith("_gbs"))
-        name = f"{gbs:.0f} GB/s at {point[0]['bytes'] >> 20} MB ({label})"
-        if peak:
-            name += f", fp32 peak {peak:.0f} GFLOP/s"
-        roofs += [{"roof": name, "intensity": i, "gflops": min(gbs * i, peak or math.inf)}
-                  for i in sorted({lo, hi, *([peak / gbs] if peak else [])})]
-    return with_data(_roofline_template(), points=points, roofs=roofs)

@@ -14,17 +14,18 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from enginebench.report.numbers import number
-from enginebench.report.ops_table import rows as ops_rows
 from enginebench.report.table import points_text, render, run_points
 from enginebench.results.changes import SERIES_METRICS, change_points
 from enginebench.results.compare import METRICS, compare, previous_run
 from enginebench.results.noise import NoiseFloor, noise_floor
 from enginebench.results.quality_gate import GATE_TEXT, gate
-from enginebench.results.schema import Cell, OpsRun, Point, Run
+from enginebench.results.schema import Cell, Point, Run
 from enginebench.results.verdicts import Lead, class_verdicts
-from enginebench.site import charts, scaling
+from enginebench.site import charts, compare_view, scaling
 from enginebench.site.features import FeatureClaims, build_matrix
+from enginebench.site.glossary import tip
 from enginebench.site.mkdocs_hook import FRAGMENTS, sidecar
+from enginebench.site.operators import ops_section
 from enginebench.site.records import (
     Results,
     cell_key,
@@ -38,7 +39,7 @@ from enginebench.site.tables import cell_table
 
 # generated, never hand-written: cleared before each render and ignored by git
 GENERATED = ("index.md", "methodology.md", "features.md", "trends", "pareto", "ops", "runs",
-             "scaling", "changes", FRAGMENTS)
+             "scaling", "changes", "compare", FRAGMENTS)
 
 
 def mdtext(text: str) -> Markup:
@@ -61,7 +62,7 @@ def environment(templates: Path) -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters.update(slug=slug, mdtext=mdtext, pretty=pretty, yaml_title=yaml_title)
-    env.globals.update(quality_gate=GATE_TEXT)
+    env.globals.update(quality_gate=GATE_TEXT, tip=tip)
     return env
 
 
@@ -123,23 +124,6 @@ def bandwidth_text(run: Run) -> str:
 
 def _size(nbytes: int) -> str:
     return f"{nbytes / 2**30:g} GB" if nbytes >= 2**30 else f"{nbytes / 2**20:g} MB"
-
-
-def ops_section(run: OpsRun) -> dict:
-    """What the operators page shows of one ops run: its ceilings, chart and table."""
-    notes: list[str] = []
-    body = ops_rows(run, notes)
-    c = run.ceilings
-    w = run.workload
-    return {"model": model_name(run), "run_id": run.run_id, "command": run.command,
-            "date": run.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-            "workload": f"prefill {w.prompt_tokens} tokens, KV cache {w.context}, "
-                        f"{w.threads} threads, {w.warmups} warm-up calls, {w.reps} samples of "
-                        f"at least {w.min_sample_ms:g} ms",
-            "peaks": [(p, g, c.peak_engine[p]) for p, g in c.peak_gflops.items()] if c else [],
-            "peak_case": c.peak_case if c else "", "dram_gbs": c.dram_gbs if c else None,
-            "chart": charts.roofline_chart(run), "rows": body, "notes": notes,
-            "no_op_api": sorted(run.no_op_api.items())}
 
 
 def _repetitions(run: Run) -> str:
@@ -307,7 +291,9 @@ class Renderer:
                     seed_tables=seed_tables(self.results, headline_summary))
         ops_machines = self._ops()
         self._scaling()
-        return 9 + 3 * len(machines) + len(self.results.runs) + ops_machines + len(self.sweeps)
+        self._write("compare/index.md", "compare.md.j2",
+                    catalogue=compare_view.catalogue(self.results, self.floors))
+        return 10 + 3 * len(machines) + len(self.results.runs) + ops_machines + len(self.sweeps)
 
     def _scaling(self) -> None:
         """A Scaling page per machine and model with a sweep run, and their index (which
@@ -394,16 +380,21 @@ class Renderer:
             trends, paretos = [], []
             for model in models:
                 of_model = self.results.of(label, model)
+                # one run is no trend: a sentence, not a chart of single points
                 spec = charts.trends_chart(of_model, "../runs/{run_id}.html",
-                                           [p for p in found if p.model == model])
-                if spec:
+                                           [p for p in found if p.model == model]) \
+                    if len(of_model) > 1 else None
+                if spec or len(of_model) == 1:
                     trends.append({"model": model, "spec": spec, "runs": len(of_model),
+                                   "run_slug": slug(of_model[-1].run_id),
                                    "first": of_model[0].created_at.strftime("%Y-%m-%d"),
                                    "last": of_model[-1].created_at.strftime("%Y-%m-%d")})
                 latest = of_model[-1]
+                drawn, sentences = charts.pareto_charts(
+                    latest, f"../runs/{slug(latest.run_id)}.html")
                 paretos.append({"model": model, "run_id": latest.run_id,
                                 "date": latest.created_at.strftime("%Y-%m-%d"),
-                                "charts": charts.pareto_charts(latest)})
+                                "charts": drawn, "sentences": sentences})
             self._write(f"trends/{slug(label)}.md", "trends.md.j2", machine=label,
                         summary=summary, models=trends, floor=floor, changes=len(found))
             self._write(f"pareto/{slug(label)}.md", "pareto.md.j2", machine=label,
@@ -450,3 +441,6 @@ class Renderer:
         (self.docs / "runs" / f"{name}.json.gz").write_bytes(
             gzip.compress(text.encode(), compresslevel=1, mtime=0))
         (self.docs / "runs" / f"{name}.csv").write_text(render(run, "csv") or "")
+        # its cells, compact, for the compare view (and as its table's JSON)
+        (self.docs / "runs" / f"{name}.cells.json").write_text(
+            json.dumps(compare_view.cells_document(run), separators=(",", ":")))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from enginebench.report.numbers import number
+from enginebench.report.peak_rss import peak_rss_notes
 from enginebench.report.table import first_diff_text, ran_peak_rss
 from enginebench.results.quality_gate import gate_failure, is_reference, may_be_best
 from enginebench.results.schema import Cell
@@ -80,6 +81,7 @@ class Row:
     entries: list[Entry]
     notes: list[int] = field(default_factory=list)  # footnote numbers
     reason: str = ""  # the whole footnote text, for the hover title
+    pclass: str = ""  # the precision class, for the table's filter
 
 
 @dataclass
@@ -115,6 +117,7 @@ def _reasons(c: Cell) -> list[str]:
         out.append("repetitions generated different ids")
     if c.status == "ok" and (below := gate_failure(c)):
         out.append(below)
+    out.extend(peak_rss_notes(c))
     return out
 
 
@@ -141,5 +144,5 @@ def cell_table(cells: list[Cell]) -> CellTable:
         status = c.status + (", implausible" if c.implausible else "") + (
             ", below quality gate" if c.status == "ok" and gate_failure(c) else "")
         rows.append(Row(c.engine, c.engine_version or "", c.precision, c.device, status,
-                        entries, refs, "\n".join(reasons)))
+                        entries, refs, "\n".join(reasons), c.precision_class))
     return CellTable([col.header for col in cols], rows, notes)
