@@ -161,6 +161,8 @@ CLASS_COLOURS = {"fp32": "#1f5fa8", "fp16": "#2e8b57", "bf16": "#7fb800", "int8"
 CLASS_SHAPES = {"fp32": "circle", "fp16": "square", "bf16": "cross", "int8": "triangle-up",
                 "int4": "diamond"}
 GATE_KL = KL_MEAN_MAX  # the quality gate's KL bound, shaded on the KL chart
+GATE_WORDS = {"pass": "past the gate", "reference": "the reference", "fail": "below the gate",
+              "unmeasured": "quality not measured"}
 
 
 @functools.cache
@@ -226,10 +228,8 @@ def pareto_charts(run: Run, href: str) -> tuple[list[tuple[str, Spec]], list[str
                          "decode": d.median, "memory": c.metrics.peak_rss_mb,
                          "memory_text": number(c.metrics.peak_rss_mb, 0),
                          "kl": None if kl is None else max(kl, KL_FLOOR),
-                         "kl_text": _kl_text(kl, state == "reference"), "counts": state in ("pass", "reference"),
-                         "gate": {"pass": "past the gate", "reference": "the reference",
-                                  "fail": "below the gate",
-                                  "unmeasured": "quality not measured"}[state],
+                         "kl_text": _kl_text(kl, state == "reference"),
+                         "counts": state in ("pass", "reference"), "gate": GATE_WORDS[state],
                          "href": href})
     charts, sentences = [], []
     for x, title, log in (("memory", "peak RSS MB", False),
