@@ -42,9 +42,10 @@ def csv_cell(value: object) -> object:
     if isinstance(value, int | float):
         return value
     text = str(value)
-    if text.startswith(FORMULA_START) or plain(text).lstrip().startswith(FORMULA_START):
-        return "'" + plain(text)
-    return plain(text)
+    line = plain(text)
+    if text.startswith(FORMULA_START) or line.lstrip().startswith(FORMULA_START):
+        return "'" + line
+    return line
 
 
 def csv_row(values: list[object]) -> list[object]:

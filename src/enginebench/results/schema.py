@@ -4,6 +4,7 @@ Every number must be finite (NaN and infinities are refused with the field named
 rates, times, sizes and counts may not be negative.
 """
 
+import functools
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -215,7 +216,7 @@ class Run(_Strict):
         if cell.point is not None:
             return cell.point
         w = self.workload
-        return Point(prompt_tokens=w.prompt_tokens, new_tokens=w.new_tokens, batch=w.batch)
+        return _point(w.prompt_tokens, w.new_tokens, w.batch)
 
     def headline_point(self) -> Point:
         """The point tables that show one point per run use: the default pp128 tg128 b1
@@ -230,6 +231,14 @@ class Run(_Strict):
 
 
 DEFAULT_POINT = Point(prompt_tokens=128, new_tokens=128, batch=1)
+
+
+@functools.cache
+def _point(prompt_tokens: int, new_tokens: int, batch: int) -> Point:
+    """One shared (frozen) Point per workload: the site asks a run for its cells' points
+    millions of times, and the workload's fields are validated already."""
+    return Point.model_construct(prompt_tokens=prompt_tokens, new_tokens=new_tokens,
+                                 batch=batch)
 
 
 # --- operator benchmarks (`enginebench ops`): a document of their own, kind "ops" ---

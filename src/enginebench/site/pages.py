@@ -21,7 +21,7 @@ from enginebench.results.noise import NoiseFloor, noise_floor
 from enginebench.results.quality_gate import GATE_TEXT, gate
 from enginebench.results.schema import Cell, Point, Run
 from enginebench.results.verdicts import Lead, class_verdicts
-from enginebench.site import charts, compare_view, scaling
+from enginebench.site import charts, compare_view, scaling, split
 from enginebench.site.features import FeatureClaims, build_matrix
 from enginebench.site.glossary import tip
 from enginebench.site.mkdocs_hook import FRAGMENTS, sidecar
@@ -280,11 +280,23 @@ class Renderer:
                 shutil.rmtree(target)
             target.unlink(missing_ok=True)
         machines = self.results.machines()
-        self._home(machines)
-        self._features()
-        self._per_machine(machines)
-        for run in self.results.runs:
-            self._run_page(run)
+        runs = self.results.runs
+
+        def the_rest(share: list[Run]) -> None:
+            self._home(machines)
+            self._features()
+            self._per_machine(machines)
+            for run in share:
+                self._run_page(run)
+
+        if split.can_split(len(runs)):
+            # a forked process renders three run pages in four; this one the other pages
+            # (the per-machine pages' change detection is about a quarter of the work)
+            forked_share = [r for i, r in enumerate(runs) if i % 4]
+            split.run_split(lambda: [self._run_page(r) for r in forked_share],
+                            lambda: the_rest(runs[::4]))
+        else:
+            the_rest(runs)
         self._write("runs/index.md", "runs.md.j2", runs=self.results.runs[::-1],
                     ops_runs=self.results.ops_runs[::-1])
         self._write("methodology.md", "methodology.md.j2",
@@ -435,11 +447,12 @@ class Renderer:
                     reruns=reruns,
                     environment=_env_rows(run), engines=engines,
                     quality={k: v for k, v in (run.quality or {}).items() if k != "ids"})
-        # the run's document (gzip: a year of nightly documents would otherwise be most of
-        # the site) and its cells as CSV, published beside its page
-        text = render(run, "json") or ""
+        # the run's document as committed (gzip: a year of nightly documents would otherwise
+        # be most of the site) and its cells as CSV, published beside its page
+        source = self.results.sources.get(run.run_id)
+        document = source.read_bytes() if source else (render(run, "json") or "").encode()
         (self.docs / "runs" / f"{name}.json.gz").write_bytes(
-            gzip.compress(text.encode(), compresslevel=1, mtime=0))
+            gzip.compress(document, compresslevel=1, mtime=0))
         (self.docs / "runs" / f"{name}.csv").write_text(render(run, "csv") or "")
         # its cells, compact, for the compare view (and as its table's JSON)
         (self.docs / "runs" / f"{name}.cells.json").write_text(

@@ -27,6 +27,8 @@ class Results:
     runs: list[Run] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     ops_runs: list[OpsRun] = field(default_factory=list)
+    # run id -> the results file it was read from (asv's runs have no file of their own)
+    sources: dict[str, Path] = field(default_factory=dict)
 
     def ops_machines(self) -> list[str]:
         return sorted({r.machine.label for r in self.ops_runs})
@@ -99,13 +101,15 @@ def load_results(data_dir: Path) -> Results:
     out = Results()
     pages: dict[str, Path] = {}  # a run's page name -> the file it was read from
 
-    def add(path: Path, run: Run) -> None:
+    def add(path: Path, run: Run, own_file: bool) -> None:
         """One page per run: a second file with a run id already read is listed, not shown
         (a copy of a run would count twice in its trends)."""
         first = pages.get(key := slug(run.run_id))
         if first is None:
             pages[key] = path
             out.runs.append(run)
+            if own_file:
+                out.sources[run.run_id] = path
         else:
             out.skipped.append(Skipped(path, plain(
                 f"{path}: run id {run.run_id!r} is also in {first}; each run is shown once")))
@@ -119,7 +123,7 @@ def load_results(data_dir: Path) -> Results:
         if isinstance(doc, OpsRun):
             out.ops_runs.append(doc)
         else:
-            add(path, doc)
+            add(path, doc, own_file=True)
     # an asv results file whose measurement has its run documents here (the nightly commits
     # both) is that measurement again, with medians only: the documents are shown
     documented = {key for run in out.runs if (key := asv_twin_key(run))}
@@ -131,7 +135,7 @@ def load_results(data_dir: Path) -> Results:
             continue
         for run in runs:
             if asv_twin_key(run) not in documented:
-                add(path, run)
+                add(path, run, own_file=False)
     out.runs.sort(key=lambda r: (r.created_at, r.run_id))
     out.ops_runs.sort(key=lambda r: (r.created_at, r.run_id))
     return out
