@@ -164,3 +164,13 @@ def test_headers_define_their_terms(site: Path, header: str, word: str) -> None:
     run = next(p for p in (site / "runs").glob("*.html") if "KL mean" in p.read_text()
                and header in p.read_text())
     assert f'title="{tip(header)}"' in run.read_text().replace("&#39;", "'")
+
+
+def test_the_methodology_lists_every_definition(site: Path) -> None:  # noqa: F811
+    from html import unescape
+
+    from enginebench.site.glossary import GLOSSARY
+
+    page = unescape((site / "methodology.html").read_text())
+    for term, text in GLOSSARY.items():
+        assert f"<th>{term}</th><td>{text}</td>" in page

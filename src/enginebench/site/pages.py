@@ -23,7 +23,7 @@ from enginebench.results.schema import Cell, Point, Run
 from enginebench.results.verdicts import Lead, class_verdicts
 from enginebench.site import charts, compare_view, scaling, split
 from enginebench.site.features import FeatureClaims, build_matrix
-from enginebench.site.glossary import tip
+from enginebench.site.glossary import GLOSSARY, tip
 from enginebench.site.mkdocs_hook import FRAGMENTS, sidecar
 from enginebench.site.operators import ops_section
 from enginebench.site.records import (
@@ -62,7 +62,7 @@ def environment(templates: Path) -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters.update(slug=slug, mdtext=mdtext, pretty=pretty, yaml_title=yaml_title)
-    env.globals.update(quality_gate=GATE_TEXT, tip=tip)
+    env.globals.update(quality_gate=GATE_TEXT, tip=tip, glossary=GLOSSARY)
     return env
 
 
