@@ -298,7 +298,7 @@ def _open(driver, url: str) -> dict:
     ("runs/index.html", 1, 0), ("runs/{hostile}.html", 3, 1), ("methodology.html", 0, 0),
     ("scaling/index.html", 0, 0), ("scaling/synthetic-b/small.html", 1, 4),
     ("changes/index.html", 0, 0), ("changes/synthetic-a.html", 1, 0),
-    ("scaling/synthetic-c/{sweep_model}.html", 1, 2)])
+    ("scaling/synthetic-c/{sweep_model}.html", 1, 2), ("compare/index.html", 0, 0)])
 def test_page_in_chromium(browser, served: str, site: Path, page: str, tables: int,
                           charts: int) -> None:
     browser.get_log("performance")  # drop earlier pages' requests
