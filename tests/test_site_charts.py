@@ -4,11 +4,14 @@ to their run, the reference's KL of 0 explained; a chart with nothing to compare
 sentence; the versions panel of Trends only where an engine changed version."""
 
 from datetime import datetime
+from pathlib import Path
 
 from synthetic_runs import synthetic_run
 
 from enginebench.results.quality_gate import KL_MEAN_MAX, gate
+from enginebench.results.store import run_path, save_run
 from enginebench.site import charts
+from enginebench.site.build import build_site
 
 
 def _layers(spec: dict) -> list[dict]:
@@ -67,3 +70,16 @@ def test_the_versions_panel_only_where_an_engine_changed_version() -> None:
                              versions={"torch": f"2.{d}.0"}) for d in (1, 2)]
     spec = charts.trends_chart(changed, "{run_id}.html")
     assert spec is not None and len(spec["vconcat"]) == 3
+
+
+def test_a_model_with_one_run_gets_a_sentence_not_a_trend(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    results = tmp_path / "data" / "results"
+    for day, model in ((1, "small"), (2, "small"), (3, "tiny")):
+        run = synthetic_run("m", datetime(2026, 1, day), seed=day, model=model)
+        save_run(run, run_path(results, run))
+    build_site(root, tmp_path / "data", tmp_path / "out", docs=tmp_path / "docs",
+               claims=root / "data" / "features.yaml")
+    page = (tmp_path / "out" / "trends" / "m.html").read_text()
+    assert page.count('class="eb-chart-spec"') == 1  # small's two runs: one chart
+    assert "One run so far (2026-01-03): a trend needs a second" in page
