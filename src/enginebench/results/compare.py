@@ -130,9 +130,15 @@ def _samples(stat: Stat | None) -> list[float]:
     return list(stat.samples) or [stat.median]
 
 
+def model_fingerprint(run: Run) -> str:
+    """What tells two runs' weights apart: the generated model's fingerprint, or a local
+    checkpoint's path hash; empty when the run records neither."""
+    return str(run.model.get("fingerprint") or run.model.get("path_hash") or "")
+
+
 def cell_key(run: Run, cell: Cell) -> tuple[str, str, str, str, Point]:
     model = str(run.model.get("name"))
-    fingerprint = run.model.get("fingerprint") or run.model.get("path_hash")
+    fingerprint = model_fingerprint(run)
     return (cell.engine, cell.precision, cell.device,
             f"{model}@{fingerprint}" if fingerprint else model, run.point(cell))
 

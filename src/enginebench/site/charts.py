@@ -19,7 +19,7 @@ Spec = dict[str, Any]
 KL_FLOOR = 1e-12  # KL is drawn on a log scale; smaller values (fp32 vs fp32) sit on the floor
 
 
-def _finite(value: object) -> object:
+def finite(value: object) -> object:
     """None for NaN and infinities: Vega's JSON must be valid, and one bare `NaN` stops
     every chart of the page from drawing."""
     return value if not isinstance(value, float) or math.isfinite(value) else None
@@ -28,7 +28,7 @@ def _finite(value: object) -> object:
 def with_data(template: Spec, **datasets: list[dict]) -> Spec:
     """A copy of `template` with `datasets` attached, every non-finite number as null."""
     spec = copy.copy(template)
-    spec["datasets"] = {name: [{k: _finite(v) for k, v in row.items()} for row in rows]
+    spec["datasets"] = {name: [{k: finite(v) for k, v in row.items()} for row in rows]
                         for name, rows in datasets.items()}
     return spec
 

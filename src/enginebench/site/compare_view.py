@@ -6,20 +6,21 @@ cells beside each other with ratios and compare's verdict rule."""
 
 import math
 
-from enginebench.results.compare import MIN_SAMPLES, RESAMPLES, previous_run
+from enginebench.results.compare import (
+    MIN_SAMPLES,
+    RESAMPLES,
+    model_fingerprint,
+    previous_run,
+)
 from enginebench.results.noise import NoiseFloor
 from enginebench.results.quality_gate import gate
 from enginebench.results.schema import Cell, Run, Stat
 from enginebench.results.verdicts import class_verdicts
+from enginebench.site.charts import finite
 from enginebench.site.records import Results, model_name, slug
 
 # the bootstrap the view draws: the same resamples as `enginebench compare`, its own seed
 SEED = 0
-
-
-def _finite(x: float | None) -> float | None:
-    """None for NaN and infinities, which JSON cannot carry."""
-    return x if x is None or math.isfinite(x) else None
 
 
 def _samples(stat: Stat | None) -> list[float]:
@@ -37,25 +38,21 @@ def cell_record(run: Run, c: Cell) -> dict:
             "implausible": bool(c.implausible), "gate": gate(c),
             "decode": _samples(m.decode_tps), "prefill": _samples(m.prefill_tps),
             "ttft": _samples(m.ttft_ms),
-            "rss": _finite(m.peak_rss_mb) if c.status == "ok" else None,
-            "kl": _finite(q.kl_mean) if q else None,
-            "top1": _finite(q.top1_agree_pct) if q else None}
+            "rss": finite(m.peak_rss_mb) if c.status == "ok" else None,
+            "kl": finite(q.kl_mean) if q else None,
+            "top1": finite(q.top1_agree_pct) if q else None}
 
 
 def cells_document(run: Run) -> dict:
     """A run's cells for the compare view (and as its table's JSON download)."""
     return {"run": run.run_id, "machine": run.machine.label, "model": model_name(run),
-            "fingerprint": _fingerprint(run), "date": run.created_at.isoformat(),
+            "fingerprint": model_fingerprint(run), "date": run.created_at.isoformat(),
             "cells": [cell_record(run, c) for c in run.cells]}
-
-
-def _fingerprint(run: Run) -> str:
-    return str(run.model.get("fingerprint") or run.model.get("path_hash") or "")
 
 
 def _entry(run: Run, floors: dict[str, NoiseFloor]) -> dict:
     return {"id": run.run_id, "slug": slug(run.run_id), "machine": run.machine.label,
-            "model": model_name(run), "fingerprint": _fingerprint(run),
+            "model": model_name(run), "fingerprint": model_fingerprint(run),
             "date": run.created_at.strftime("%Y-%m-%d %H:%M"),
             "engines": sorted({c.engine for c in run.cells}),
             # the file `enginebench compare` reads (an asv result has none of its own)
@@ -92,7 +89,7 @@ def presets(results: Results) -> list[dict]:
                                  before, run))
     for model, runs in latest.items():
         for other in runs[1:]:
-            if _fingerprint(other) == _fingerprint(runs[0]):
+            if model_fingerprint(other) == model_fingerprint(runs[0]):
                 out.append(_pair("two machines", f"{model}: {runs[0].machine.label} against "
                                  f"{other.machine.label}", runs[0], other))
     return out
